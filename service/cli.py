@@ -1,0 +1,104 @@
+"""The `ccs` command line (DESIGN §4): parse arguments and hand off to one module per area."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+EXIT_OK = 0
+EXIT_ATTENTION = 1
+EXIT_BAD_INPUT = 2
+
+# Each subcommand lives in its own module; importing lazily keeps `ccs check` fast and
+# keeps the web stack out of local runs.
+HANDLERS = {
+    "run": "service.cli_local:run",
+    "retry": "service.cli_local:retry",
+    "status": "service.cli_local:status",
+    "cancel": "service.cli_local:cancel",
+    "demo": "service.cli_local:demo",
+    "check": "service.cli_manifest:check",
+    "init": "service.cli_manifest:init",
+    "serve": "service.cli_service:serve",
+    "worker": "service.cli_service:worker",
+    "db": "service.cli_service:db",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="ccs", description="Context Coding Sessions")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a session for a context on this machine")
+    run.add_argument("context")
+    _repo(run)
+    run.add_argument("--only", help="comma-separated components (default: all)")
+    run.add_argument("--parallel", type=int, help="children at once (default: manifest)")
+    run.add_argument("--base", help="base ref (default: manifest base, else current branch)")
+    run.add_argument("--push", action="store_true", help="push the finalized branch to origin")
+    run.add_argument("--manifest", help="manifest path inside the repository")
+    _json(run)
+
+    retry = sub.add_parser("retry", help="re-run what failed in a session")
+    retry.add_argument("session_id")
+    _repo(retry)
+    _json(retry)
+
+    status = sub.add_parser("status", help="show sessions, or one session")
+    status.add_argument("session_id", nargs="?")
+    _repo(status)
+    _json(status)
+
+    cancel = sub.add_parser("cancel", help="cancel a session")
+    cancel.add_argument("session_id")
+    _repo(cancel)
+
+    check = sub.add_parser("check", help="validate the manifest and print the components")
+    _repo(check)
+    check.add_argument("--manifest", help="manifest path inside the repository")
+    _json(check)
+
+    sub.add_parser("demo", help="run a full local session on the bundled example")
+
+    serve = sub.add_parser("serve", help="run the web service with an in-process worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="web worker processes")
+    serve.add_argument("--no-worker", action="store_true", help="do not consume the queue")
+
+    worker = sub.add_parser("worker", help="run an extra queue worker process")
+    worker.add_argument("--threads", type=int, default=2)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+
+    init = sub.add_parser("init", help="scaffold .github/ccs.yml and the workflow")
+    _repo(init)
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    return parser
+
+
+def _repo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", default=".", help="repository path (default: .)")
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code."""
+    args = build_parser().parse_args(argv)
+    module_name, func_name = HANDLERS[args.command].split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        print("ccs: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The JSON wire format shared with the child job (DESIGN §6), as typed values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RESULT_STATUSES = ("succeeded", "failed")
+MAX_MESSAGE_CHARS = 4000
+MAX_CHANGED_FILES = 10_000
+
+
+class InvalidResult(ValueError):
+    """A child result that does not match the wire format."""
+
+
+@dataclass(frozen=True)
+class TestCounts:
+    """How many tests passed, failed, errored and were skipped."""
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    @property
+    def ran(self) -> int:
+        """Return how many tests ran (skipped ones do not count)."""
+        return self.passed + self.failed + self.errors
+
+    def summary(self) -> str:
+        """Return a short human summary such as '5 passed, 1 failed'."""
+        parts = [f"{self.passed} passed"]
+        for label, count in (("failed", self.failed), ("errors", self.errors)):
+            if count:
+                parts.append(f"{count} {label}")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """What a child job reports when it ends (the callback body)."""
+
+    status: str
+    commit: str | None
+    branch: str | None
+    attempts: int
+    tests: TestCounts
+    changed_files: tuple[str, ...] = ()
+    message: str = ""
+    log_url: str | None = None
+    run_id: int | None = None
+    job_id: int | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Return True when the job says it succeeded."""
+        return self.status == "succeeded"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        body = asdict(self)
+        body["changed_files"] = list(self.changed_files)
+        return {key: value for key, value in body.items() if value is not None or key in (
+            "commit", "branch")}
+
+
+def _int(body: dict, key: str, default: int | None = 0) -> int | None:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidResult(f"result field {key!r} must be a non-negative integer")
+    return value
+
+
+def _optional_str(body: dict, key: str, limit: int = 500) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidResult(f"result field {key!r} must be a string of at most {limit} chars")
+    return value
+
+
+def parse_result(body: Any) -> ChildResult:
+    """Turn a callback body into a ChildResult, or raise InvalidResult saying what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidResult("result must be a JSON object")
+    status = body.get("status")
+    if status not in RESULT_STATUSES:
+        raise InvalidResult(f"result field 'status' must be one of {', '.join(RESULT_STATUSES)}")
+    tests_body = body.get("tests") or {}
+    if not isinstance(tests_body, dict):
+        raise InvalidResult("result field 'tests' must be an object")
+    tests = TestCounts(**{k: _int(tests_body, k) for k in ("passed", "failed", "errors", "skipped")})
+    changed = body.get("changed_files") or []
+    if not isinstance(changed, list) or not all(isinstance(p, str) for p in changed):
+        raise InvalidResult("result field 'changed_files' must be a list of paths")
+    if len(changed) > MAX_CHANGED_FILES:
+        raise InvalidResult(f"result lists more than {MAX_CHANGED_FILES} changed files")
+    commit = _optional_str(body, "commit", 64)
+    if commit is not None and not all(c in "0123456789abcdef" for c in commit.lower()):
+        raise InvalidResult("result field 'commit' must be a hex commit sha")
+    message = body.get("message") or ""
+    if not isinstance(message, str):
+        raise InvalidResult("result field 'message' must be a string")
+    return ChildResult(
+        status=status,
+        commit=commit.lower() if commit else None,
+        branch=_optional_str(body, "branch", 255),
+        attempts=_int(body, "attempts") or 0,
+        tests=tests,
+        changed_files=tuple(changed),
+        message=message[:MAX_MESSAGE_CHARS],
+        log_url=_optional_str(body, "log_url", 2000),
+        run_id=_int(body, "run_id", None),
+        job_id=_int(body, "job_id", None),
+    )
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command as an argv list with a timeout in seconds."""
+
+    command: tuple[str, ...]
+    timeout: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        return {"command": list(self.command), "timeout": self.timeout}
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """The `config` input shared by every matrix entry of one dispatch."""
+
+    setup: CommandSpec | None
+    coder: CommandSpec
+    test: CommandSpec
+    verify: CommandSpec | None
+    attempts: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        def spec(value: CommandSpec | None) -> dict[str, Any] | None:
+            return value.to_json() if value else None
+
+        return {
+            "setup": spec(self.setup),
+            "coder": spec(self.coder),
+            "test": spec(self.test),
+            "verify": spec(self.verify),
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    """One matrix entry in component mode."""
+
+    child: str
+    component: str
+    context: str
+    child_branch: str
+    design: str
+    implementation: str
+    test: str
+    allow: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        body = asdict(self)
+        body["allow"] = list(self.allow)
+        return body
+
+
+@dataclass(frozen=True)
+class VerifyEntry:
+    """The single matrix entry in verify mode."""
+
+    child: str
+    ref: str
+    component: str = "verify"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        return {"child": self.child, "component": self.component, "ref": self.ref}
