@@ -1,0 +1,364 @@
+"""Configuration (DESIGN §7): read once from the environment into one typed, frozen object."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "********"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+DEFAULT_WORKFLOW = "ccs.yml"
+DEFAULT_COMMAND_PREFIX = "/ccs"
+DEFAULT_CHILD_TIMEOUT = 3600
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_RECONCILE_INTERVAL = 60
+CALLBACK_AUTH_MODES = ("oidc", "token")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the variable and what is allowed."""
+
+
+class Secret:
+    """A string that never prints: repr/str show a mask, `reveal()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call this only where the value is actually used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> Any:
+        # Pickling would copy the value into task queues and caches; refuse rather than leak.
+        raise TypeError("Secret values are not picklable")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the service and the local runner (see docs/configuration.md)."""
+
+    database_url: str | None = None
+    queue_url: str | None = None
+    webhook_secret: Secret | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_token: Secret | None = None
+    github_app_id: int | None = None
+    github_private_key: Secret | None = None
+    public_url: str | None = None
+    api_token: Secret | None = None
+    callback_auth: str = "oidc"
+    callback_secret: Secret | None = None
+    oidc_issuer: str = DEFAULT_OIDC_ISSUER
+    oidc_jwks_url: str | None = None
+    workflow: str = DEFAULT_WORKFLOW
+    workspace_dir: Path = field(default_factory=lambda: Path.home() / ".local/share/ccs")
+    child_timeout: int = DEFAULT_CHILD_TIMEOUT
+    command_prefix: str = DEFAULT_COMMAND_PREFIX
+    auto_migrate: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    bot_login: str | None = None
+    reconcile_interval: int = DEFAULT_RECONCILE_INTERVAL
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.callback_auth not in CALLBACK_AUTH_MODES:
+            raise ConfigError(
+                f"CCS_CALLBACK_AUTH={self.callback_auth!r} is not allowed: use 'oidc' or 'token'"
+            )
+        if self.oidc_jwks_url is None:
+            # Derived here so that overriding the issuer also moves the default JWKS URL.
+            jwks = self.oidc_issuer.rstrip("/") + "/.well-known/jwks"
+            object.__setattr__(self, "oidc_jwks_url", jwks)
+        if (self.github_app_id is None) != (self.github_private_key is None):
+            raise ConfigError(
+                "CCS_GITHUB_APP_ID and CCS_GITHUB_PRIVATE_KEY (or CCS_GITHUB_PRIVATE_KEY_PATH) "
+                "must be set together"
+            )
+        for name, value in (("CCS_CHILD_TIMEOUT", self.child_timeout),
+                            ("CCS_MAX_BODY_BYTES", self.max_body_bytes),
+                            ("CCS_RECONCILE_INTERVAL", self.reconcile_interval)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name}={value!r} is not allowed: use a positive integer")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Read every CCS_* variable once (default: os.environ); `overrides` win (CLI flags)."""
+        if environ is None:
+            import os
+
+            environ = os.environ
+        values = _read(environ)
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
+        for name, value in overrides.items():
+            if name in _SECRET_FIELDS and isinstance(value, str):
+                value = Secret(value)
+            values[name] = value
+        return cls(**values)
+
+    @property
+    def oidc_audience(self) -> str | None:
+        """Return the audience child jobs request: the service's public URL."""
+        return self.public_url
+
+    def service_database_url(self) -> str:
+        """Return the database URL for `ccs serve`: CCS_DATABASE_URL or a SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.workspace_dir / 'ccs.db'}"
+
+    def local_database_url(self, repo: Path) -> str:
+        """Return the database URL for `ccs run` in `repo`: CCS_DATABASE_URL or .git/ccs/ccs.db."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(repo) / '.git' / 'ccs' / 'ccs.db'}"
+
+    def callback_token_key(self) -> bytes:
+        """Return the key for per-child callback tokens (CCS_CALLBACK_SECRET, else derived)."""
+        if self.callback_secret is not None:
+            return self.callback_secret.reveal().encode()
+        base = self.webhook_secret or self.api_token
+        if base is None:
+            raise ConfigError(
+                "CCS_CALLBACK_AUTH=token needs CCS_CALLBACK_SECRET "
+                "(or CCS_WEBHOOK_SECRET / CCS_API_TOKEN to derive it from)"
+            )
+        # Derive a separate key so a leaked child token says nothing about the webhook secret.
+        return hmac.new(base.reveal().encode(), b"ccs-callback-token-key", "sha256").digest()
+
+    def service_problems(self) -> list[str]:
+        """Return what `ccs serve` is missing (empty when the service can start)."""
+        problems = []
+        if self.webhook_secret is None:
+            problems.append("CCS_WEBHOOK_SECRET is not set: webhooks cannot be verified")
+        if self.github_token is None and self.github_app_id is None:
+            problems.append("set CCS_GITHUB_TOKEN, or CCS_GITHUB_APP_ID + CCS_GITHUB_PRIVATE_KEY")
+        if self.public_url is None:
+            problems.append("CCS_PUBLIC_URL is not set: child jobs cannot call back")
+        if self.callback_auth == "token" and self.callback_secret is None and (
+                self.webhook_secret is None and self.api_token is None):
+            problems.append("CCS_CALLBACK_AUTH=token needs CCS_CALLBACK_SECRET")
+        return problems
+
+    def describe(self) -> dict[str, Any]:
+        """Return every setting as a dict safe to print (secrets and URL passwords masked)."""
+        described: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, Secret):
+                value = MASK
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, str) and item.name.endswith("_url"):
+                value = mask_url_password(value)
+            described[item.name] = value
+        return described
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.describe().items())
+        return f"Config({inner})"
+
+
+_SECRET_FIELDS = frozenset(
+    {"webhook_secret", "github_token", "github_private_key", "api_token", "callback_secret"}
+)
+
+
+def mask_url_password(url: str) -> str:
+    """Return `url` with any password in it replaced by the mask."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:{MASK}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _read(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Turn the environment into constructor arguments, raising ConfigError on bad values."""
+    def get(name: str) -> str | None:
+        value = environ.get(name)
+        # An empty variable means "unset": docker and CI often export NAME= by accident.
+        return value.strip() if value is not None and value.strip() else None
+
+    def secret(name: str) -> Secret | None:
+        value = environ.get(name)
+        return Secret(value) if value else None
+
+    values: dict[str, Any] = {
+        "database_url": _url_like("CCS_DATABASE_URL", get("CCS_DATABASE_URL")),
+        "queue_url": _url_like("CCS_QUEUE_URL", get("CCS_QUEUE_URL")),
+        "webhook_secret": secret("CCS_WEBHOOK_SECRET"),
+        "github_token": secret("CCS_GITHUB_TOKEN"),
+        "github_app_id": _app_id(get("CCS_GITHUB_APP_ID")),
+        "github_private_key": _private_key(environ, get("CCS_GITHUB_PRIVATE_KEY_PATH")),
+        "public_url": _http_url("CCS_PUBLIC_URL", get("CCS_PUBLIC_URL")),
+        "api_token": secret("CCS_API_TOKEN"),
+        "callback_auth": _choice("CCS_CALLBACK_AUTH", get("CCS_CALLBACK_AUTH"), "oidc",
+                                 CALLBACK_AUTH_MODES),
+        "callback_secret": secret("CCS_CALLBACK_SECRET"),
+        "oidc_jwks_url": _http_url("CCS_OIDC_JWKS_URL", get("CCS_OIDC_JWKS_URL")),
+        "workflow": _workflow(get("CCS_WORKFLOW")),
+        "workspace_dir": _workspace(environ, get("CCS_WORKSPACE_DIR")),
+        "child_timeout": _positive_int("CCS_CHILD_TIMEOUT", get("CCS_CHILD_TIMEOUT"),
+                                       DEFAULT_CHILD_TIMEOUT),
+        "command_prefix": _prefix(get("CCS_COMMAND_PREFIX")),
+        "auto_migrate": _bool("CCS_AUTO_MIGRATE", get("CCS_AUTO_MIGRATE"), True),
+        "max_body_bytes": _positive_int("CCS_MAX_BODY_BYTES", get("CCS_MAX_BODY_BYTES"),
+                                        DEFAULT_MAX_BODY_BYTES),
+        "bot_login": get("CCS_BOT_LOGIN"),
+        "reconcile_interval": _positive_int("CCS_RECONCILE_INTERVAL",
+                                            get("CCS_RECONCILE_INTERVAL"),
+                                            DEFAULT_RECONCILE_INTERVAL),
+        "log_level": _choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
+                             _LOG_LEVELS),
+    }
+    api_url = _http_url("CCS_GITHUB_API_URL", get("CCS_GITHUB_API_URL"))
+    if api_url:
+        values["github_api_url"] = api_url
+    issuer = _http_url("CCS_OIDC_ISSUER", get("CCS_OIDC_ISSUER"))
+    if issuer:
+        values["oidc_issuer"] = issuer
+    return values
+
+
+def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> str:
+    if value is None:
+        return default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed: use one of {', '.join(allowed)}")
+    return value
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not allowed: use 1/0, true/false, yes/no or on/off")
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{name}={value!r} is not allowed: use a positive whole number")
+    return int(value)
+
+
+def _app_id(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ConfigError(f"CCS_GITHUB_APP_ID={value!r} is not allowed: use the numeric App ID")
+    return int(value)
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={value!r} is not allowed: use an http:// or https:// URL")
+    # One spelling only, so "aud" comparisons and URL joins never see a double slash.
+    return value.rstrip("/")
+
+
+def _url_like(name: str, value: str | None) -> str | None:
+    if value is not None and "://" not in value:
+        raise ConfigError(
+            f"{name}={mask_url_password(value)!r} is not allowed: use a URL such as "
+            "sqlite:///path/ccs.db, postgresql+psycopg://host/db or redis://host:6379/0"
+        )
+    return value
+
+
+def _workflow(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_WORKFLOW
+    # GitHub accepts a workflow file name or its numeric id in the dispatch URL.
+    if value.isdigit() or (
+        value.endswith((".yml", ".yaml")) and "/" not in value and not value.startswith(".")
+        and all(c.isalnum() or c in "._-" for c in value)
+    ):
+        return value
+    raise ConfigError(
+        f"CCS_WORKFLOW={value!r} is not allowed: use a workflow file name in "
+        ".github/workflows (e.g. ccs.yml) or a numeric workflow id"
+    )
+
+
+def _workspace(environ: Mapping[str, str], value: str | None) -> Path:
+    if value is not None:
+        return Path(value).expanduser()
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".local" / "share" / "ccs"
+
+
+def _prefix(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_COMMAND_PREFIX
+    if any(c.isspace() for c in value) or value.startswith((">", "`", "~")):
+        raise ConfigError(
+            f"CCS_COMMAND_PREFIX={value!r} is not allowed: use one word without spaces "
+            "that does not start with '>', '`' or '~' (e.g. /ccs)"
+        )
+    return value
+
+
+def _private_key(environ: Mapping[str, str], path: str | None) -> Secret | None:
+    inline = environ.get("CCS_GITHUB_PRIVATE_KEY")
+    if inline and path:
+        raise ConfigError(
+            "set only one of CCS_GITHUB_PRIVATE_KEY and CCS_GITHUB_PRIVATE_KEY_PATH"
+        )
+    if inline:
+        # Many hosts cannot hold multi-line values; accept the PEM with literal "\n".
+        return Secret(inline.replace("\\n", "\n"))
+    if path is None:
+        return None
+    try:
+        text = Path(path).expanduser().read_text()
+    except OSError as error:
+        raise ConfigError(
+            f"CCS_GITHUB_PRIVATE_KEY_PATH={path!r} cannot be read ({error.strerror}): "
+            "use the path of the App's .pem private key file"
+        ) from None
+    if "PRIVATE KEY" not in text:
+        raise ConfigError(
+            f"CCS_GITHUB_PRIVATE_KEY_PATH={path!r} does not hold a PEM private key"
+        )
+    return Secret(text)
