@@ -1,0 +1,1 @@
+"""The bookshop catalog: ISBNs, money, inventory and pricing (written by ccs children)."""
