@@ -1,0 +1,84 @@
+"""Command line: `python -m action run ...` (the loop) and `python -m action job` (in Actions)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from action.runner import Runner, run_component
+from action.spec import InputError, load_json, parse_component_entry, parse_config
+
+EXIT_BAD_INPUT = 2
+
+
+def trap_signals(cancel: threading.Event) -> None:
+    """Turn SIGTERM/SIGINT into a cancel request, so the loop kills its child and reports."""
+
+    def handle(signum: int, _frame: object) -> None:
+        print(f"ccs: got signal {signum}; cancelling", file=sys.stderr, flush=True)
+        cancel.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handle)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run the child loop in a checkout and write the result JSON."""
+    try:
+        entry = parse_component_entry(load_json(args.entry, "entry"))
+        config = parse_config(load_json(args.config, "config"))
+        if config.coder is None or config.test is None:
+            raise InputError("config: component mode needs both 'coder' and 'test' commands")
+        workdir = Path(args.workdir)
+        if not (workdir / ".git").exists():
+            raise InputError(f"--workdir {workdir}: not a git checkout")
+    except InputError as error:
+        print(f"ccs: bad input: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    runner = Runner(session=args.session, workdir=workdir, echo=sys.stderr.buffer)
+    trap_signals(runner.cancel)
+    try:
+        result = run_component(entry, config, runner)
+    finally:
+        runner.close()
+    Path(args.result).write_text(json.dumps(result.to_json(), indent=2) + "\n",
+                                 encoding="utf-8")
+    print(f"ccs: {result.status}: {result.message}", file=sys.stderr)
+    return 0
+
+
+def command_job(_args: argparse.Namespace) -> int:
+    """Run one matrix entry inside GitHub Actions (inputs from CCS_JOB_* env)."""
+    from action.job import main as job_main
+
+    return job_main()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for both subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m action", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the coder → tests loop in a checkout")
+    run.add_argument("--entry", required=True, help="matrix entry: JSON or @file")
+    run.add_argument("--config", required=True, help="job config: JSON or @file")
+    run.add_argument("--session", required=True, help="session id")
+    run.add_argument("--workdir", required=True, help="the checkout to work in")
+    run.add_argument("--result", required=True, help="where to write the result JSON")
+    run.set_defaults(handler=command_run)
+    job = commands.add_parser("job", help="run one matrix entry inside GitHub Actions")
+    job.set_defaults(handler=command_job)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

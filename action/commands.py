@@ -1,0 +1,185 @@
+"""Run one command in its own process group, with a timeout, capped output, placeholders."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+PLACEHOLDERS = ("context", "component", "design", "implementation", "test", "junit", "attempt")
+OUTPUT_CAP = 256 * 1024
+KILL_GRACE = 2.0
+_POLL = 0.05
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def substitute(arg: str, values: Mapping[str, str]) -> str:
+    """Replace `{name}` placeholders in one argument; `{{`/`}}` are literal braces.
+
+    Unknown names are left as written, so an argument such as `{x}` meant for the
+    program itself survives; no format-spec or attribute access is ever evaluated.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "{{":
+            return "{"
+        if text == "}}":
+            return "}"
+        name = match.group(1)
+        return str(values[name]) if name in values else text
+
+    return _TOKEN.sub(replace, arg)
+
+
+def substitute_all(argv: list[str], values: Mapping[str, str]) -> list[str]:
+    """Return `argv` with placeholders substituted in every argument."""
+    return [substitute(arg, values) for arg in argv]
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """How one command ended and the tail of what it printed."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None
+    timed_out: bool
+    cancelled: bool
+    duration: float
+    stdout: str
+    stderr: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the command exited 0 on its own."""
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+    def describe(self, timeout: float) -> str:
+        """Return a short reason such as 'timed out after 30 s' or 'exited with code 2'."""
+        if self.error:
+            return self.error
+        if self.cancelled:
+            return "was cancelled"
+        if self.timed_out:
+            return f"timed out after {timeout:g} s"
+        if self.exit_code is not None and self.exit_code < 0:
+            return f"was killed by signal {-self.exit_code}"
+        return f"exited with code {self.exit_code}"
+
+
+class _TailReader(threading.Thread):
+    """Read a pipe to its end, keeping only the last `cap` bytes and echoing if asked."""
+
+    def __init__(self, pipe: BinaryIO, cap: int, echo: BinaryIO | None) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.cap, self.echo = pipe, cap, echo
+        self.buffer = bytearray()
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            self.buffer += chunk
+            if len(self.buffer) > self.cap:
+                del self.buffer[: len(self.buffer) - self.cap]
+            if self.echo is not None:
+                try:
+                    self.echo.write(chunk)
+                    self.echo.flush()
+                except (OSError, ValueError):
+                    self.echo = None
+
+    def text(self) -> str:
+        """Return what was kept, decoded leniently."""
+        return self.buffer.decode("utf-8", errors="replace")
+
+
+def kill_group(process: subprocess.Popen, grace: float = KILL_GRACE) -> None:
+    """SIGTERM the process's group, then SIGKILL whatever is left after `grace` seconds."""
+    pgid = process.pid
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        # Reap the leader so a zombie does not make the group look alive.
+        process.poll()
+        if not _signal_group(pgid, 0):
+            return
+        time.sleep(_POLL)
+    _signal_group(pgid, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send `signum` to the group; return False when nobody in it is left."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def run_command(
+    argv: list[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    timeout: float,
+    cancel: threading.Event | None = None,
+    echo: BinaryIO | None = None,
+    cap: int = OUTPUT_CAP,
+    grace: float = KILL_GRACE,
+) -> CommandOutcome:
+    """Run `argv` (never through a shell) in a new process group and wait at most `timeout` s."""
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+    except OSError as error:
+        return CommandOutcome(tuple(argv), None, False, False, 0.0, "", "",
+                              error=f"could not start {argv[0]!r}: {error.strerror or error}")
+    readers = [_TailReader(process.stdout, cap, echo), _TailReader(process.stderr, cap, echo)]
+    for reader in readers:
+        reader.start()
+    timed_out = cancelled = False
+    deadline = started + timeout
+    while process.poll() is None:
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        if time.monotonic() >= deadline:
+            timed_out = True
+            break
+        time.sleep(_POLL)
+    # Kill the whole group even after a clean exit: a stray grandchild would keep the
+    # pipes open and outlive the job.
+    if not (timed_out or cancelled):
+        process.wait()
+    kill_group(process, grace)
+    process.wait()
+    for reader in readers:
+        # A grandchild that left the group may still hold a pipe; do not wait on it forever.
+        reader.join(timeout=1.0)
+    return CommandOutcome(
+        argv=tuple(argv),
+        exit_code=process.returncode,
+        timed_out=timed_out,
+        cancelled=cancelled,
+        duration=time.monotonic() - started,
+        stdout=readers[0].text(),
+        stderr=readers[1].text(),
+    )
+
+
+def tail(text: str, limit: int) -> str:
+    """Return the last `limit` characters of `text`, marking the cut."""
+    if len(text) <= limit:
+        return text
+    return "[… earlier output cut …]\n" + text[-limit:]

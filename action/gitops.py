@@ -1,0 +1,83 @@
+"""The few git operations the runner needs, run as argv lists in one checkout."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+FALLBACK_IDENTITY = ("ccs", "ccs@localhost")
+GIT_TIMEOUT = 600
+
+
+class GitError(RuntimeError):
+    """A git command that failed; the message holds git's own complaint."""
+
+
+def git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None,
+        timeout: float = GIT_TIMEOUT) -> str:
+    """Run git in `cwd` and return its stdout, or raise GitError with its stderr."""
+    full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} timed out after {timeout:g} s") from None
+    if done.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def head(cwd: Path | str) -> str:
+    """Return the sha HEAD points at."""
+    return git(cwd, "rev-parse", "HEAD").strip()
+
+
+def reset_branch(cwd: Path | str, branch: str) -> None:
+    """Create or reset `branch` at HEAD and check it out."""
+    git(cwd, "checkout", "-q", "-B", branch)
+
+
+def _identity_args(cwd: Path | str) -> list[str]:
+    """Return `-c user.*` options only when git has no identity of its own."""
+    try:
+        git(cwd, "var", "GIT_AUTHOR_IDENT")
+        git(cwd, "var", "GIT_COMMITTER_IDENT")
+        return []
+    except GitError:
+        name, email = FALLBACK_IDENTITY
+        return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+
+
+def commit_all(cwd: Path | str, message: str) -> bool:
+    """Stage every change (deletions too) and commit it; return False when nothing changed."""
+    git(cwd, "add", "-A")
+    if not git(cwd, "status", "--porcelain", "--untracked-files=no").strip():
+        return False
+    # Hooks and signing belong to the user's own commits; a job commit must not stop on them.
+    git(cwd, *_identity_args(cwd), "-c", "commit.gpgsign=false",
+        "commit", "-q", "--no-verify", "-m", message)
+    return True
+
+
+def changed_files(cwd: Path | str, start: str) -> list[str]:
+    """Return the paths changed between `start` and HEAD (renames as delete + add)."""
+    out = git(cwd, "diff", "--name-only", "--no-renames", "-z", f"{start}..HEAD")
+    return sorted(path for path in out.split("\0") if path)
+
+
+def auth_env(token: str | None) -> dict[str, str]:
+    """Return env that makes git send `token` as HTTP basic auth, keeping it off argv."""
+    if not token:
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    # GIT_CONFIG_* (git >= 2.31) keeps the header out of `ps` and of logged command lines.
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }
