@@ -11,7 +11,14 @@ from pathlib import Path
 
 ALWAYS_FAIL_MARKER = "<!-- ccs-example: always-fail -->"
 OPENING_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
-FAILURE_WORDS = re.compile(r"\b(failed|failures?|errors?)\b|traceback", re.IGNORECASE)
+# "4 failed" (pytest, ccs), "failed 4" / failures="1" (ccs counts, JUnit), "FAILED test_x"
+# lines, tracebacks and time-outs; zero counts such as "errors 0" are not failures.
+FAILURE_PATTERN = re.compile(
+    r"\b[1-9]\d*\s+(failed|failures?|errors?)\b"
+    r"|\b(failed|failures?|errors?)[\s:=\"']*[1-9]"
+    r"|^(FAILED|ERROR)\b|^Traceback|\btimed out\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 TAGS = {"": "implementation", "test": "test", "fix": "fix"}
 
 
@@ -110,7 +117,7 @@ def feedback_shows_failure() -> bool:
         text = Path(name).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return bool(FAILURE_WORDS.search(text))
+    return bool(FAILURE_PATTERN.search(text))
 
 
 def run() -> None:
