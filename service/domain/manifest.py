@@ -161,12 +161,14 @@ def _path_problem(path: str) -> str | None:
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "it is absolute"
     normal = posixpath.normpath(path)
-    if normal != path.rstrip("/") and normal != path:
-        return f"it is not normalised (write {normal!r})"
+    # Judge where the path lands before its spelling, so `a/../../x` is never
+    # "fixed" into a suggestion that leaves the repository.
     if normal == "." or normal.startswith("../") or normal == "..":
         return "it leaves the repository"
     if normal == ".git" or normal.startswith(".git/"):
         return "it is inside .git/"
+    if normal != path.rstrip("/") and normal != path:
+        return f"it is not normalised (write {normal!r})"
     if path.endswith("/"):
         return "it names a directory, not a file"
     return None
