@@ -19,6 +19,8 @@ ALGORITHM = "RS256"
 MAX_TOKEN_CHARS = 16_384
 _MAX_JWKS_BYTES = 1_048_576
 
+_FETCH_ERRORS = (OSError, ValueError, TypeError, KeyError, jwt.PyJWKError, jwt.PyJWKSetError)
+
 JwksFetcher = Callable[[], Mapping[str, Any]]
 
 
@@ -84,8 +86,10 @@ class _KeyCache:
         try:
             document = self._fetch()
             key_set = jwt.PyJWKSet.from_dict(dict(document))
-        except Exception as error:  # any failure: keep the old keys, or answer 401
+        except _FETCH_ERRORS as error:
+            # Network, JSON or key-set trouble: keep the keys we have (retry later), else 401.
             if self._keys:
+                self._fetched_at = now
                 return
             raise AuthError(401, "jwks_unavailable",
                             f"cannot load the issuer's keys: {type(error).__name__}") from None
