@@ -223,3 +223,18 @@ def test_api_bearer_token_without_a_configured_token() -> None:
 
 def test_auth_error_repr_is_plain() -> None:
     assert repr(AuthError(401, "c", "m")) == "AuthError(401, 'c', 'm')"
+
+
+def test_failed_refresh_keeps_the_known_keys() -> None:
+    issuer = FakeIssuer()
+    answers: list[Any] = [issuer.jwks(), OSError("down")]
+
+    def fetch() -> Any:
+        answer = answers.pop(0) if answers else OSError("down")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    check = OidcVerifier(ISSUER, AUDIENCE, jwks_fetcher=fetch, cache_ttl=0)
+    check.verify(issuer.issue())
+    assert check.verify(issuer.issue()).repository == "octo-org/octo-repo"
