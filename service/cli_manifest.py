@@ -1,0 +1,104 @@
+"""`ccs check` and `ccs init`: validate the manifest, scaffold a repository (DESIGN §4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from service.adapters.manifest_yaml import MANIFEST_PATH, load_manifest
+from service.domain.manifest import Component, Manifest, ManifestError
+from service.scaffold import ScaffoldExists, scaffold
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def check(args: argparse.Namespace) -> int:
+    """Validate the manifest and print its resolved components; 0 if valid, 2 if not."""
+    repo = Path(args.repo)
+    manifest_path = getattr(args, "manifest", None) or MANIFEST_PATH
+    as_json = getattr(args, "json", False)
+    try:
+        manifest = load_manifest(repo, manifest_path)
+        resolved = {name: manifest.components(name) for name in manifest.contexts}
+    except ManifestError as error:
+        print(f"ccs check: {error}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"manifest": str(repo / manifest_path), "status": "rejected",
+                              "message": str(error)}))
+        return EXIT_BAD_INPUT
+    if as_json:
+        print(json.dumps({
+            "manifest": str(repo / manifest_path),
+            "status": "valid",
+            "contexts": {
+                name: [_component_json(c) for c in components]
+                for name, components in resolved.items()
+            },
+        }))
+    else:
+        _print_table(manifest, resolved)
+    return EXIT_OK
+
+
+def _component_json(component: Component) -> dict[str, Any]:
+    body = asdict(component)
+    body["allow"] = list(component.allow)
+    return body
+
+
+def _print_table(manifest: Manifest, resolved: dict[str, list[Component]]) -> None:
+    console = Console()
+    if not console.is_terminal:
+        # Paths must print whole when piped; an 80-column default would fold them.
+        console = Console(width=200)
+    total = sum(len(components) for components in resolved.values())
+    table = Table(title=f"{manifest.source}: {len(resolved)} contexts, {total} components",
+                  title_justify="left")
+    for column in ("context", "component", "priority", "design", "implementation", "test",
+                   "allow"):
+        table.add_column(column, overflow="fold", justify="right" if column == "priority"
+                         else "left")
+    for name, components in resolved.items():
+        for component in components:
+            table.add_row(name, component.name, str(component.priority), component.design,
+                          component.implementation, component.test,
+                          ", ".join(component.allow))
+    console.print(table)
+    console.print(
+        f"coder: {' '.join(manifest.coder.command)} (timeout {manifest.coder.timeout} s, "
+        f"{manifest.attempts} attempts); parallel {manifest.parallel}",
+        highlight=False, markup=False,
+    )
+
+
+def init(args: argparse.Namespace) -> int:
+    """Scaffold the manifest and workflow into the repository; 2 if a file exists."""
+    repo = Path(args.repo)
+    if not repo.is_dir():
+        print(f"ccs init: no directory at {repo}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        result = scaffold(repo, force=getattr(args, "force", False))
+    except ScaffoldExists as error:
+        verb = "exists" if len(error.paths) == 1 else "exist"
+        print(f"ccs init: {' and '.join(error.paths)} already {verb}; nothing was written "
+              "(use --force to overwrite)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for path in result.written:
+        print(f"wrote {path}")
+    origin = "from docs/design" if result.inferred else "an example; edit it"
+    for context, components in result.contexts.items():
+        print(f"context {context} ({origin}): {', '.join(components)}")
+    for skipped in result.skipped:
+        print(f"skipped {skipped}: not a valid context or component name "
+              "(^[a-z][a-z0-9_]{0,62}$)")
+    print("next: edit the coder command in .github/ccs.yml, then run `ccs check`")
+    return EXIT_OK

@@ -1,0 +1,98 @@
+"""`ccs init` scaffolding: inferred contexts, the workflow it writes, refusing to overwrite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from service.adapters.manifest_yaml import load_manifest
+from service.scaffold import (
+    REUSABLE_WORKFLOW,
+    WORKFLOW_INPUTS,
+    WORKFLOW_PATH,
+    ScaffoldExists,
+    infer_contexts,
+    scaffold,
+)
+
+
+def design_docs(repo: Path, *paths: str) -> None:
+    """Create empty design documents under docs/design."""
+    for path in paths:
+        target = repo / "docs" / "design" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("# design\n")
+
+
+def test_infers_contexts_and_components_from_design_docs(tmp_path: Path) -> None:
+    design_docs(tmp_path, "accounts/user_repository.md", "accounts/password_hasher.md",
+                "billing/invoice.md", "accounts/Bad-Name.md", "Weird Context/x.md",
+                "empty/readme.txt")
+    found = infer_contexts(tmp_path)
+    assert found.contexts == {
+        "accounts": ["password_hasher", "user_repository"],
+        "billing": ["invoice"],
+    }
+    assert found.skipped == ["docs/design/Weird Context", "docs/design/accounts/Bad-Name.md"]
+
+
+def test_scaffold_writes_a_manifest_that_check_accepts(tmp_path: Path) -> None:
+    design_docs(tmp_path, "accounts/user_repository.md", "accounts/password_hasher.md")
+    result = scaffold(tmp_path)
+    assert result.inferred and result.written == [".github/ccs.yml", WORKFLOW_PATH]
+    manifest = load_manifest(tmp_path)
+    components = manifest.components("accounts")
+    assert [c.name for c in components] == ["password_hasher", "user_repository"]
+    assert components[0].design == "docs/design/accounts/password_hasher.md"
+    assert manifest.coder.timeout == 1800 and manifest.attempts == 3
+
+
+def test_scaffold_without_design_docs_writes_an_example(tmp_path: Path) -> None:
+    result = scaffold(tmp_path)
+    assert not result.inferred
+    assert [c.name for c in load_manifest(tmp_path).components("example")] == ["greeter"]
+
+
+def test_workflow_calls_the_reusable_workflow_with_every_input(tmp_path: Path) -> None:
+    scaffold(tmp_path)
+    workflow = yaml.safe_load((tmp_path / WORKFLOW_PATH).read_text())
+    assert workflow["run-name"] == "ccs ${{ inputs.session }}"
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as true
+    assert set(inputs) == {"session", "branch", "callback", "mode", "config", "matrix"}
+    assert all(spec["type"] == "string" for spec in inputs.values())
+    job = workflow["jobs"]["ccs"]
+    assert job["uses"] == REUSABLE_WORKFLOW == "ccs-dev/ccs/.github/workflows/ccs.yml@v1"
+    assert job["permissions"] == {"contents": "write", "id-token": "write"}
+    assert job["with"] == {name: f"${{{{ inputs.{name} }}}}" for name in WORKFLOW_INPUTS}
+    assert "secrets" not in job
+    assert workflow["permissions"] == {}
+
+
+def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
+    workflow = tmp_path / WORKFLOW_PATH
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("mine\n")
+    with pytest.raises(ScaffoldExists) as caught:
+        scaffold(tmp_path)
+    assert caught.value.paths == [WORKFLOW_PATH]
+    assert not (tmp_path / ".github" / "ccs.yml").exists()
+    assert workflow.read_text() == "mine\n"
+
+
+def test_a_dangling_symlink_counts_as_existing(tmp_path: Path) -> None:
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "ccs.yml").symlink_to(tmp_path / "elsewhere.yml")
+    with pytest.raises(ScaffoldExists):
+        scaffold(tmp_path)
+    assert not (tmp_path / "elsewhere.yml").exists()
+
+
+def test_force_overwrites(tmp_path: Path) -> None:
+    manifest = tmp_path / ".github" / "ccs.yml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("old\n")
+    scaffold(tmp_path, force=True)
+    assert manifest.read_text().startswith("# ccs manifest")
+    load_manifest(tmp_path)
