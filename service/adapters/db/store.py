@@ -1,0 +1,244 @@
+"""The orchestrator's database port: scoped reads and compare-and-set status changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.adapters.db.models import (
+    ChildRow,
+    InteractionRow,
+    SeenTokenRow,
+    SessionRow,
+    WebhookDeliveryRow,
+    utcnow,
+)
+from service.domain.states import (
+    ChildStatus,
+    SessionStatus,
+    check_child_transition,
+    child_sources_for,
+    sources_for,
+)
+
+
+class NotFound(LookupError):
+    """No such session or child in this repository."""
+
+
+class Store:
+    """Reads and writes sessions; every session read is scoped by repository."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """Yield a database session that commits on success and rolls back on error."""
+        with self._sessions.begin() as db:
+            yield db
+
+    # Sessions -----------------------------------------------------------------------
+
+    def add_session(self, row: SessionRow) -> SessionRow:
+        """Insert a new session row."""
+        with self.unit() as db:
+            db.add(row)
+        return row
+
+    def session(self, session_id: str, repository: str | None = None) -> SessionRow:
+        """Return the session, or raise NotFound (also when it belongs to another repository)."""
+        with self.unit() as db:
+            query = select(SessionRow).where(SessionRow.id == session_id)
+            if repository is not None:
+                query = query.where(SessionRow.repository == repository)
+            row = db.scalars(query).first()
+        if row is None:
+            raise NotFound(f"no session {session_id!r}" + (
+                f" in {repository}" if repository else ""))
+        return row
+
+    def sessions(
+        self,
+        repository: str | None,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[SessionRow]:
+        """Return sessions newest first, optionally after a (created_at, id) cursor."""
+        with self.unit() as db:
+            query = select(SessionRow)
+            if repository is not None:
+                query = query.where(SessionRow.repository == repository)
+            if status:
+                query = query.where(SessionRow.status == status)
+            if before:
+                created, ident = before
+                query = query.where(
+                    (SessionRow.created_at < created)
+                    | ((SessionRow.created_at == created) & (SessionRow.id < ident))
+                )
+            query = query.order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
+            return list(db.scalars(query.limit(limit)))
+
+    def move_session(
+        self, session_id: str, target: SessionStatus, **fields: Any
+    ) -> bool:
+        """Move the session to `target` if the table allows it from its current status.
+
+        Compare-and-set in one UPDATE: when two workers race, exactly one sees True.
+        """
+        sources = [s.value for s in sources_for(target)]
+        with self.unit() as db:
+            result = db.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.status.in_(sources))
+                .values(status=target.value, updated_at=utcnow(), **fields)
+            )
+        return result.rowcount == 1
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Set fields on the session without changing its status."""
+        with self.unit() as db:
+            db.execute(
+                update(SessionRow).where(SessionRow.id == session_id)
+                .values(updated_at=utcnow(), **fields)
+            )
+
+    # Children -----------------------------------------------------------------------
+
+    def add_children(self, rows: Iterable[ChildRow]) -> None:
+        """Insert child rows."""
+        with self.unit() as db:
+            db.add_all(list(rows))
+
+    def children(self, session_id: str, kind: str | None = "component") -> list[ChildRow]:
+        """Return the session's children in spawn order."""
+        with self.unit() as db:
+            query = select(ChildRow).where(ChildRow.session_id == session_id)
+            if kind:
+                query = query.where(ChildRow.kind == kind)
+            return list(db.scalars(query.order_by(ChildRow.position)))
+
+    def child(self, child_id: str) -> ChildRow:
+        """Return the child, or raise NotFound."""
+        with self.unit() as db:
+            row = db.get(ChildRow, child_id)
+        if row is None:
+            raise NotFound(f"no child {child_id!r}")
+        return row
+
+    def child_with_session(self, child_id: str) -> tuple[ChildRow, SessionRow]:
+        """Return the child and its session in one round trip."""
+        with self.unit() as db:
+            found = db.execute(
+                select(ChildRow, SessionRow)
+                .join(SessionRow, SessionRow.id == ChildRow.session_id)
+                .where(ChildRow.id == child_id)
+            ).first()
+        if found is None:
+            raise NotFound(f"no child {child_id!r}")
+        return found[0], found[1]
+
+    def move_child(
+        self,
+        child_id: str,
+        target: ChildStatus,
+        only_from: Iterable[ChildStatus] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move the child to `target` if allowed from its current status (compare-and-set)."""
+        allowed = set(child_sources_for(target))
+        if only_from is not None:
+            allowed &= set(only_from)
+        with self.unit() as db:
+            result = db.execute(
+                update(ChildRow)
+                .where(ChildRow.id == child_id, ChildRow.status.in_([s.value for s in allowed]))
+                .values(status=target.value, updated_at=utcnow(), **fields)
+            )
+        return result.rowcount == 1
+
+    def force_child(self, child: ChildRow, target: ChildStatus, **fields: Any) -> None:
+        """Move a child whose current status the caller has just read (checked transition)."""
+        check_child_transition(ChildStatus(child.status), target)
+        if not self.move_child(child.id, target, only_from=[ChildStatus(child.status)], **fields):
+            raise RuntimeError(f"child {child.id} changed status concurrently")
+
+    def update_child(self, child_id: str, **fields: Any) -> None:
+        """Set fields on a child without changing its status."""
+        with self.unit() as db:
+            db.execute(
+                update(ChildRow).where(ChildRow.id == child_id)
+                .values(updated_at=utcnow(), **fields)
+            )
+
+    def child_status_counts(self, session_id: str, kind: str = "component") -> dict[str, int]:
+        """Return how many of the session's children are in each status (one query)."""
+        with self.unit() as db:
+            rows = db.execute(
+                select(ChildRow.status, func.count())
+                .where(ChildRow.session_id == session_id, ChildRow.kind == kind)
+                .group_by(ChildRow.status)
+            ).all()
+        return {status: count for status, count in rows}
+
+    def silent_children(self, older_than: datetime) -> list[ChildRow]:
+        """Return dispatched or running children not heard from since `older_than`."""
+        active = [ChildStatus.DISPATCHED.value, ChildStatus.RUNNING.value]
+        with self.unit() as db:
+            return list(db.scalars(
+                select(ChildRow).where(
+                    ChildRow.status.in_(active), ChildRow.updated_at < older_than
+                )
+            ))
+
+    # Interactions -------------------------------------------------------------------
+
+    def log(self, session_id: str, step: str, command: Any, result: Any, ok: bool = True) -> None:
+        """Record one step's command and result in the session's interaction log."""
+        with self.unit() as db:
+            db.add(InteractionRow(
+                session_id=session_id, step=step, command=_text(command),
+                result=_text(result), ok=ok,
+            ))
+
+    def interactions(self, session_id: str) -> list[InteractionRow]:
+        """Return the session's interaction log, oldest first."""
+        with self.unit() as db:
+            return list(db.scalars(
+                select(InteractionRow).where(InteractionRow.session_id == session_id)
+                .order_by(InteractionRow.id)
+            ))
+
+    # Webhook and token bookkeeping --------------------------------------------------
+
+    def record_delivery(self, delivery_id: str, event: str) -> bool:
+        """Record a webhook delivery id; return False when it was seen before."""
+        return self._insert_once(WebhookDeliveryRow(delivery_id=delivery_id, event=event))
+
+    def record_token(self, jti: str, expires_at: datetime) -> bool:
+        """Record a callback token id; return False when it was used before."""
+        return self._insert_once(SeenTokenRow(jti=jti, expires_at=expires_at))
+
+    def _insert_once(self, row: Any) -> bool:
+        try:
+            with self.unit() as db:
+                db.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)

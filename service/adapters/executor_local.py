@@ -1,0 +1,160 @@
+"""The local executor: each child runs the action/ runner as a process in its own worktree."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from service.adapters.db.models import ChildRow, SessionRow, utcnow
+from service.adapters.db.store import Store
+from service.adapters.git_repo import GitRepository
+from service.domain.states import ChildStatus
+from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
+
+ResultSink = Callable[[str, ChildResult], object]
+KILL_GRACE_SECONDS = 5.0
+
+
+class LocalExecutor:
+    """Runs up to `parallel` children at once; results go to the bound result sink."""
+
+    def __init__(self, repo: GitRepository, store: Store, parallel: int, log_dir: Path) -> None:
+        self.repo, self.store = repo, store
+        self.parallel = max(1, parallel)
+        self.log_dir = log_dir
+        self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="ccs-child")
+        self._futures: list[Future] = []
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sink: ResultSink | None = None
+
+    def bind(self, sink: ResultSink) -> None:
+        """Set where finished children's results go (the orchestrator's record_result)."""
+        self._sink = sink
+
+    def dispatch(self, session: SessionRow, children: list[ChildRow], config: JobConfig) -> None:
+        """Queue the children; each starts when a slot is free."""
+        for child in children:
+            if not self.store.move_child(child.id, ChildStatus.DISPATCHED,
+                                         only_from=[ChildStatus.PENDING],
+                                         start_sha=session.base_sha, dispatched_at=utcnow()):
+                continue
+            with self._lock:
+                self._futures.append(self._pool.submit(self._run, session, child, config))
+
+    def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
+        """Stop the named children: SIGTERM their runners (which report), then SIGKILL."""
+        self._stopping.set()
+        with self._lock:
+            processes = [self._processes[c.id] for c in children if c.id in self._processes]
+        for process in processes:
+            _signal_group(process, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every queued child has finished; return False on timeout."""
+        while True:
+            with self._lock:
+                pending = [f for f in self._futures if not f.done()]
+            if not pending:
+                return True
+            for future in pending:
+                try:
+                    future.result(timeout=timeout)
+                except TimeoutError:
+                    return False
+
+    def shutdown(self) -> None:
+        """Release the worker threads."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, session: SessionRow, child: ChildRow, config: JobConfig) -> None:
+        if self._stopping.is_set():
+            return
+        result = self._run_child(session, child, config)
+        if self._sink is not None:
+            self._sink(child.id, result)
+
+    def _run_child(self, session: SessionRow, child: ChildRow, config: JobConfig) -> ChildResult:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{child.component}.log"
+        scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-{child.component}-"))
+        worktree = scratch / "checkout"
+        result_file = scratch / "result.json"
+        try:
+            self.repo.add_worktree(worktree, session.base_sha)
+            self.store.move_child(child.id, ChildStatus.RUNNING,
+                                  only_from=[ChildStatus.DISPATCHED])
+            with open(log_path, "ab") as log:
+                process = subprocess.Popen(
+                    runner_command(session, child, config, worktree, result_file),
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=child_environment(), start_new_session=True,
+                )
+                with self._lock:
+                    self._processes[child.id] = process
+                process.wait()
+            if not result_file.exists():
+                return failed_result(child, f"the runner exited {process.returncode} without a "
+                                     f"result; see {log_path}")
+            return parse_result(json.loads(result_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, InvalidResult) as error:
+            return failed_result(child, f"could not run the child: {error}; see {log_path}")
+        finally:
+            with self._lock:
+                self._processes.pop(child.id, None)
+            self.repo.remove_worktree(worktree)
+            for leftover in (result_file,):
+                leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                scratch.rmdir()
+
+
+def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, worktree: Path,
+                   result_file: Path) -> list[str]:
+    """Return the argv that runs the action/ runner for one child."""
+    spec = child.spec
+    entry = {"child": child.id, "component": child.component, "context": spec["context"],
+             "child_branch": child.branch, "design": spec["design"],
+             "implementation": spec["implementation"], "test": spec["test"],
+             "allow": list(spec.get("allow") or [])}
+    return [sys.executable, "-m", "action", "run", "--entry", json.dumps(entry),
+            "--config", json.dumps(config.to_json()), "--session", session.id,
+            "--workdir", str(worktree), "--result", str(result_file)]
+
+
+def child_environment() -> dict[str, str]:
+    """Return the children's environment: ours, with our interpreter first on PATH."""
+    env = dict(os.environ)
+    # `python` in a manifest command means the interpreter ccs runs under (its venv).
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    action_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = action_root + (os.pathsep + env["PYTHONPATH"]
+                                       if env.get("PYTHONPATH") else "")
+    return env
+
+
+def failed_result(child: ChildRow, message: str) -> ChildResult:
+    """Return a failed result for a child that could not report by itself."""
+    return ChildResult(status="failed", commit=None, branch=child.branch, attempts=0,
+                       tests=TestCounts(), message=f"{child.component}: {message}")
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)

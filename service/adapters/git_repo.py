@@ -1,0 +1,212 @@
+"""Git operations the orchestrator needs, on a working repository or a bare mirror."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import git as gitpython
+from git.exc import GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathError
+
+from service.domain.names import is_own_ref
+
+ZERO_SHA = "0" * 40
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message says which and why (never a credential)."""
+
+
+class NotARepository(GitError):
+    """The path is not a git repository."""
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """The tree of a clean merge, or the files that conflicted."""
+
+    tree: str | None
+    conflicts: tuple[str, ...] = ()
+
+
+def require_git() -> str:
+    """Return the git executable, or raise GitError saying how to get it."""
+    found = shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git"))
+    if not found:
+        raise GitError("git is not installed or not on PATH; install git 2.38 or newer")
+    return found
+
+
+class GitRepository:
+    """A repository on disk, driven through git's own commands (no shell)."""
+
+    def __init__(self, path: Path | str, *, redact: tuple[str, ...] = ()) -> None:
+        require_git()
+        try:
+            self.repo = gitpython.Repo(path, search_parent_directories=False)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise NotARepository(f"{path} is not a git repository (run `git init` first, or "
+                                 "pass --repo pointing at one)") from None
+        self.path = Path(self.repo.working_tree_dir or self.repo.git_dir)
+        self.git_dir = Path(self.repo.git_dir)
+        self._redact = tuple(r for r in redact if r)
+        self._identity: list[str] | None = None
+
+    # Low-level ---------------------------------------------------------------------
+
+    def run(self, *args: str, ok: tuple[int, ...] = (0,),
+            env: dict | None = None) -> tuple[int, str, str]:
+        """Run `git args…` and return (status, stdout, stderr); raise GitError otherwise."""
+        try:
+            status, out, err = self.repo.git.execute(
+                ["git", *args], with_extended_output=True, with_exceptions=False,
+                env=env, strip_newline_in_stdout=False,
+            )
+        except GitCommandNotFound:
+            raise GitError("git is not installed or not on PATH") from None
+        if status not in ok:
+            command = " ".join(args[:3])
+            raise GitError(self._clean(f"git {command} failed ({status}): {err.strip()}"))
+        return status, out, err
+
+    def _clean(self, text: str) -> str:
+        for secret in self._redact:
+            text = text.replace(secret, "***")
+        return text
+
+    def identity_args(self) -> list[str]:
+        """Return -c options giving ccs an identity when the repository has none."""
+        if self._identity is None:
+            status, out, _ = self.run("config", "user.email", ok=(0, 1))
+            has_env = os.environ.get("GIT_COMMITTER_EMAIL") and os.environ.get("GIT_AUTHOR_EMAIL")
+            self._identity = [] if (status == 0 and out.strip()) or has_env else [
+                "-c", "user.name=ccs", "-c", "user.email=ccs@localhost"]
+        return self._identity
+
+    # Reads --------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """Return the commit sha `ref` names, or raise GitError."""
+        if ref.startswith("-"):
+            raise GitError(f"{ref!r} is not a valid ref")
+        status, out, _ = self.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                                  f"{ref}^{{commit}}", ok=(0, 1))
+        if status != 0:
+            raise GitError(f"no commit named {ref!r} in {self.path}")
+        return out.strip()
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Return the sha of a local branch, or None when it does not exist."""
+        status, out, _ = self.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                                  ok=(0, 1))
+        return out.strip() if status == 0 else None
+
+    def current_branch(self) -> str | None:
+        """Return the checked-out branch name, or None on a detached HEAD."""
+        status, out, _ = self.run("symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1))
+        return out.strip() if status == 0 else None
+
+    def has_uncommitted_changes(self) -> bool:
+        """Return True when tracked files differ from HEAD (untracked files do not count)."""
+        _, out, _ = self.run("status", "--porcelain", "--untracked-files=no")
+        return bool(out.strip())
+
+    def read_file(self, commit: str, path: str) -> str | None:
+        """Return a file's text at `commit`, or None when it does not exist there."""
+        status, out, _ = self.run("cat-file", "-p", f"{commit}:{path}", ok=(0, 128))
+        return out if status == 0 else None
+
+    def blob_sizes(self, commit: str, paths: list[str]) -> dict[str, int | None]:
+        """Return each path's size at `commit` (None when missing), in one git call."""
+        if not paths:
+            return {}
+        request = "".join(f"{commit}:{p}\n" for p in paths)
+        # One batch process answers for every path; GitPython has no stdin-text helper.
+        done = subprocess.run(
+            ["git", "cat-file", "--batch-check=%(objecttype) %(objectsize)"],
+            cwd=self.git_dir, input=request, capture_output=True, text=True, check=False,
+        )
+        sizes: dict[str, int | None] = {}
+        for path, line in zip(paths, done.stdout.splitlines(), strict=False):
+            kind, _, size = line.partition(" ")
+            sizes[path] = int(size) if kind == "blob" and size.isdigit() else None
+        for path in paths:
+            sizes.setdefault(path, None)
+        return sizes
+
+    def changed_files(self, base: str, commit: str) -> list[str]:
+        """Return the paths that differ between two commits (renames as delete + add)."""
+        _, out, _ = self.run("diff", "--name-only", "--no-renames", "-z", base, commit)
+        return [p for p in out.split("\0") if p]
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Return True when `ancestor` is reachable from `descendant`."""
+        status, _, _ = self.run("merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1, 128))
+        return status == 0
+
+    def commit_exists(self, sha: str) -> bool:
+        """Return True when the object database holds the commit."""
+        status, _, _ = self.run("cat-file", "-e", f"{sha}^{{commit}}", ok=(0, 1, 128))
+        return status == 0
+
+    # Writes -------------------------------------------------------------------------
+
+    def set_branch(self, branch: str, sha: str, expected_old: str | None) -> None:
+        """Point one of ccs's own branches at `sha`, only if it is still at `expected_old`.
+
+        `expected_old=None` means the branch must not exist yet.
+        """
+        if not is_own_ref(branch):
+            raise GitError(f"refusing to write {branch!r}: ccs writes only ccs/ and ccs- branches")
+        self.run("update-ref", "-m", "ccs", f"refs/heads/{branch}", sha,
+                 expected_old or ZERO_SHA)
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete one of ccs's own branches if it exists."""
+        if not is_own_ref(branch):
+            raise GitError(f"refusing to delete {branch!r}")
+        self.run("update-ref", "-d", f"refs/heads/{branch}", ok=(0, 1))
+
+    def merge_tree(self, ours: str, theirs: str) -> MergeOutcome:
+        """Merge two commits without a checkout; return the tree or the conflicted files."""
+        status, out, _ = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages",
+                                  "-z", ours, theirs, ok=(0, 1))
+        parts = [p for p in out.split("\0") if p]
+        if status == 0:
+            return MergeOutcome(tree=parts[0].strip())
+        return MergeOutcome(tree=None, conflicts=tuple(sorted(set(parts[1:]))))
+
+    def commit_tree(self, tree: str, parents: list[str], message: str) -> str:
+        """Create a commit object for `tree` and return its sha."""
+        args = [*self.identity_args(), "commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        _, out, _ = self.run(*args, "-m", message)
+        return out.strip()
+
+    def push(self, remote: str, refspecs: list[str], env: dict | None = None) -> None:
+        """Push refspecs to a remote (no force: a non-fast-forward push fails)."""
+        for spec in refspecs:
+            target = spec.split(":")[-1].removeprefix("+").removeprefix("refs/heads/")
+            if not is_own_ref(target):
+                raise GitError(f"refusing to push {target!r}: not a ccs branch")
+        self.run("push", "--porcelain", remote, *refspecs, env=env)
+
+    def fetch(self, remote: str, refspecs: list[str], env: dict | None = None) -> None:
+        """Fetch refspecs from a remote."""
+        if refspecs:
+            self.run("fetch", "--quiet", "--no-tags", remote, *refspecs, env=env)
+
+    def add_worktree(self, path: Path, sha: str) -> None:
+        """Check `sha` out, detached, in a new worktree at `path`."""
+        self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
+
+    def remove_worktree(self, path: Path) -> None:
+        """Remove a worktree and forget it, even if the child left it dirty."""
+        self.run("worktree", "remove", "--force", str(path), ok=(0, 128))
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        self.run("worktree", "prune", ok=(0, 128))

@@ -1,0 +1,202 @@
+"""Local commands: run, retry, status, cancel and demo (DESIGN §4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from service.adapters.db.models import SessionRow
+from service.adapters.git_repo import GitError
+from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
+from service.domain.states import SessionStatus
+from service.local import LocalRuntime, open_runtime
+from service.orchestrator.errors import BadInput
+from service.progress import Progress
+
+POLL_SECONDS = 0.25
+
+
+def run(args: argparse.Namespace) -> int:
+    """`ccs run CONTEXT`: start a session and wait for it to rest."""
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+
+    def start(runtime: LocalRuntime) -> SessionRow:
+        base = choose_base(runtime, args.base, args.manifest)
+        return runtime.orchestrator.start(
+            repository=runtime.repository_key, context=args.context, base_ref=base,
+            components=only, manifest_path=args.manifest or ".github/ccs.yml",
+            push=args.push, parallel=args.parallel,
+        )
+
+    return _drive(args, start, parallel=args.parallel)
+
+
+def retry(args: argparse.Namespace) -> int:
+    """`ccs retry SESSION_ID`: re-run what failed and wait for the session to rest."""
+    def start(runtime: LocalRuntime) -> SessionRow:
+        return runtime.orchestrator.retry(args.session_id, runtime.repository_key)
+
+    return _drive(args, start, parallel=None)
+
+
+def status(args: argparse.Namespace) -> int:
+    """`ccs status [SESSION_ID]`: show one session, or this repository's sessions."""
+    try:
+        runtime = open_runtime(Path(args.repo))
+    except GitError as error:
+        return _reject(args, str(error))
+    try:
+        if args.session_id:
+            session = runtime.orchestrator._session(args.session_id, runtime.repository_key)
+            body = session_json(runtime, session)
+            _print(args, body, human=describe(body))
+            return EXIT_OK
+        sessions = runtime.store.sessions(runtime.repository_key)
+        bodies = [{"session": s.id, "context": s.context, "status": s.status,
+                   "branch": s.branch, "created_at": s.created_at.isoformat()} for s in sessions]
+        _print(args, {"sessions": bodies}, human="\n".join(
+            f"{b['session']}  {b['status']:<16} {b['context']:<20} {b['branch']}"
+            for b in bodies) or "no sessions in this repository")
+        return EXIT_OK
+    except BadInput as error:
+        return _reject(args, str(error))
+    finally:
+        runtime.close()
+
+
+def cancel(args: argparse.Namespace) -> int:
+    """`ccs cancel SESSION_ID`: mark a session and its children cancelled."""
+    try:
+        runtime = open_runtime(Path(args.repo))
+    except GitError as error:
+        return _reject(args, str(error))
+    try:
+        session = runtime.orchestrator.cancel(args.session_id, runtime.repository_key)
+        print(f"session {session.id}: {session.status}", file=sys.stderr)
+        return EXIT_OK
+    except BadInput as error:
+        return _reject(args, str(error))
+    finally:
+        runtime.close()
+
+
+def demo(args: argparse.Namespace) -> int:
+    """`ccs demo`: a full local session on the bundled example."""
+    from service.demo import run_demo
+
+    return run_demo()
+
+
+def choose_base(runtime: LocalRuntime, base: str | None, manifest_path: str | None) -> str:
+    """Return --base, else the manifest's base, else the current branch; refuse unsafe cases."""
+    repo = runtime.repo
+    current = repo.current_branch()
+    if not base:
+        head_manifest = _manifest_base(runtime, manifest_path)
+        base = head_manifest or current
+    if not base:
+        raise BadInput("HEAD is detached and no base is set; pass --base BRANCH or set `base:` "
+                       "in the manifest", code="detached")
+    if base == current and repo.has_uncommitted_changes():
+        raise BadInput(f"the checkout of {base} has uncommitted changes; ccs builds from "
+                       "committed history, so commit or stash them first (or pass --base)",
+                       code="dirty")
+    return base
+
+
+def _manifest_base(runtime: LocalRuntime, manifest_path: str | None) -> str | None:
+    try:
+        head = runtime.repo.resolve("HEAD")
+    except GitError:
+        raise BadInput("the repository has no commits yet; commit the manifest first",
+                       code="empty_repository") from None
+    return runtime.orchestrator.manifest(head, manifest_path or ".github/ccs.yml").base
+
+
+def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
+    try:
+        runtime = open_runtime(Path(args.repo), parallel)
+    except GitError as error:
+        return _reject(args, str(error))
+    progress = Progress()
+    session_id = None
+    try:
+        session = start(runtime)
+        session_id = session.id
+        print(f"ccs: session {session.id} on {session.branch}", file=sys.stderr)
+        _wait(runtime, session.id, progress)
+    except BadInput as error:
+        progress.close()
+        runtime.close()
+        return _reject(args, str(error))
+    except KeyboardInterrupt:
+        if session_id:
+            print("ccs: interrupted; stopping children", file=sys.stderr)
+            runtime.orchestrator.cancel(session_id, runtime.repository_key)
+            runtime.executor.wait()
+    finally:
+        progress.close()
+    try:
+        if session_id is None:
+            return _reject(args, "interrupted before the session started")
+        session = runtime.store.session(session_id)
+        body = session_json(runtime, session)
+        _print(args, body, human=describe(body))
+        return EXIT_OK if session.status == SessionStatus.COMPLETE else EXIT_ATTENTION
+    finally:
+        runtime.close()
+
+
+def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
+    while True:
+        done = runtime.executor.wait(timeout=POLL_SECONDS)
+        progress.update(runtime.store.session(session_id), runtime.store.children(session_id))
+        if done:
+            return
+
+
+def session_json(runtime: LocalRuntime, session: SessionRow) -> dict[str, Any]:
+    """Return the DESIGN §4 JSON object for a session."""
+    children = runtime.store.children(session.id)
+    return {
+        "session": session.id, "status": session.status, "branch": session.branch,
+        "commit": session.final_commit,
+        "children": [{"component": c.component, "status": c.status, "attempts": c.attempts,
+                      "message": c.message,
+                      "tests": {"passed": c.tests_passed, "failed": c.tests_failed,
+                                "errors": c.tests_errors, "skipped": c.tests_skipped}}
+                     for c in children],
+        "message": session.message,
+    }
+
+
+def describe(body: dict[str, Any]) -> str:
+    """Return the human summary printed at the end of a command."""
+    lines = [f"session {body['session']}: {body['status']}  (branch {body['branch']})"]
+    for child in body.get("children", []):
+        tests = child["tests"]
+        lines.append(f"  {child['component']:<24} {child['status']:<10} "
+                     f"attempts={child['attempts']} tests={tests['passed']} passed"
+                     + (f", {tests['failed'] + tests['errors']} failed"
+                        if tests["failed"] or tests["errors"] else ""))
+    if body.get("message"):
+        lines.append(body["message"])
+    return "\n".join(lines)
+
+
+def _print(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
+    if getattr(args, "json", False):
+        print(human, file=sys.stderr)
+        print(json.dumps(body, indent=2))
+    else:
+        print(human)
+
+
+def _reject(args: argparse.Namespace, message: str) -> int:
+    print(f"ccs: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"session": None, "status": "rejected", "message": message}))
+    return EXIT_BAD_INPUT
