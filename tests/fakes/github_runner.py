@@ -1,0 +1,86 @@
+"""The default job runner: run ccs's `action/` the way a GitHub-hosted runner would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes.github_oidc import OidcGrant
+from tests.fakes.github_state import WorkflowRun
+
+if TYPE_CHECKING:
+    from tests.fakes.github import FakeGitHub
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ActionJobRunner:
+    """Run `python -m action job` for one matrix entry with the runner's environment."""
+
+    def __init__(self, gh: FakeGitHub, timeout: float = 600) -> None:
+        """Run jobs for `gh`, each for at most `timeout` seconds."""
+        self.gh = gh
+        self.timeout = timeout
+
+    def environment(self, run: WorkflowRun, entry: dict[str, Any], inputs: dict[str, str],
+                    workspace: Path) -> dict[str, str]:
+        """Return the environment GitHub gives the job, plus ccs's CCS_JOB_* inputs."""
+        gh = self.gh
+        job = gh.job_for(run, entry)
+        grant = OidcGrant(run.repo, run.id, f"refs/heads/{run.ref}", run.head_sha,
+                          run.workflow.file_name, run.actor.login)
+        outputs = workspace.parent / "outputs"
+        outputs.mkdir(exist_ok=True)
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("CCS_", "GITHUB_", "ACTIONS_", "RUNNER_"))}
+        env.update({
+            "CI": "true", "GITHUB_ACTIONS": "true",
+            "CCS_JOB_ENTRY": json.dumps(entry), "CCS_JOB_CONFIG": inputs.get("config", "{}"),
+            "CCS_JOB_SESSION": inputs.get("session", ""),
+            "CCS_JOB_BRANCH": inputs.get("branch", ""),
+            "CCS_JOB_CALLBACK": inputs.get("callback", ""),
+            "CCS_JOB_MODE": inputs.get("mode", "component"),
+            "CCS_JOB_REPO_URL": gh.clone_url(run.repo),
+            "CCS_JOB_TOKEN": gh.add_token(login="github-actions[bot]", ttl=3600),
+            "GITHUB_WORKSPACE": str(workspace), "GITHUB_REPOSITORY": run.repo,
+            "GITHUB_REPOSITORY_OWNER": run.repo.split("/")[0],
+            "GITHUB_RUN_ID": str(run.id), "GITHUB_RUN_NUMBER": str(run.run_number),
+            "GITHUB_RUN_ATTEMPT": "1", "GITHUB_JOB": "child",
+            "GITHUB_REF": f"refs/heads/{run.ref}", "GITHUB_REF_NAME": run.ref,
+            "GITHUB_SHA": run.head_sha, "GITHUB_EVENT_NAME": "workflow_dispatch",
+            "GITHUB_ACTOR": run.actor.login, "GITHUB_SERVER_URL": gh.url,
+            "GITHUB_API_URL": gh.url, "GITHUB_WORKFLOW": run.workflow.name,
+            "GITHUB_STEP_SUMMARY": str(outputs / f"summary-{job.id}.md"),
+            "GITHUB_OUTPUT": str(outputs / f"output-{job.id}.txt"),
+            "GITHUB_ENV": str(outputs / f"env-{job.id}.txt"),
+            "RUNNER_TEMP": str(workspace.parent), "RUNNER_OS": "Linux",
+            # GitHub's request URL already carries a query; clients append `&audience=`.
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{gh.url}/_oidc/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": gh.oidc.grant(grant),
+        })
+        return env
+
+    def __call__(self, run: WorkflowRun, entry: dict[str, Any], inputs: dict[str, str]) -> str:
+        """Run the job; exit status 0 is `success`, anything else `failure`."""
+        job = self.gh.job_for(run, entry)
+        with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=self.gh.root) as temp:
+            workspace = Path(temp) / "workspace"
+            workspace.mkdir()
+            env = self.environment(run, entry, inputs, workspace)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                              env.get("PYTHONPATH")]))
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "action", "job"], cwd=workspace, env=env,
+                    capture_output=True, text=True, timeout=self.timeout, check=False,
+                )
+            except subprocess.TimeoutExpired:
+                job.log += f"timed out after {self.timeout}s\n"
+                return "timed_out"
+            job.log += done.stdout + done.stderr
+            return "success" if done.returncode == 0 else "failure"
