@@ -175,8 +175,12 @@ class Orchestrator:
     # Results and fan-in -------------------------------------------------------------
 
     def record_result(self, child_id: str, result: ChildResult,
-                      repository: str | None = None) -> str:
-        """Record a child's result; return 'accepted', or 'duplicate' when one was recorded."""
+                      repository: str | None = None, fan_in: bool = True) -> str:
+        """Record a child's result; return 'accepted', or 'duplicate' when one was recorded.
+
+        With fan_in=False only the result is stored (a fast compare-and-set, fit for a request
+        handler); the caller must then run after_child_change (e.g. from a queue task).
+        """
         try:
             child, session = self.store.child_with_session(child_id)
         except NotFound:
@@ -184,7 +188,7 @@ class Orchestrator:
         if repository is not None and session.repository != repository:
             raise UnknownSession(f"no child {child_id!r} in {repository}")
         if child.kind == "verify":
-            return self.finalizer.record_verify(child, session, result)
+            return self.finalizer.record_verify(child, session, result, fan_in=fan_in)
         target = C.SUCCEEDED if result.succeeded else C.FAILED
         moved = self.store.move_child(
             child.id, target, only_from=CHILD_ACTIVE, commit=result.commit,
@@ -201,8 +205,9 @@ class Orchestrator:
                                               "status": result.status,
                                               "commit": result.commit},
                        result.message, ok=result.succeeded)
-        self.reporter.session_changed(session.id)
-        self.after_child_change(session.id)
+        if fan_in:
+            self.reporter.session_changed(session.id)
+            self.after_child_change(session.id)
         return "accepted"
 
     def after_child_change(self, session_id: str) -> None:

@@ -74,12 +74,18 @@ class Finalizer:
             _finding(conflict.child.component, message)]))
 
     def _verified(self, session: SessionRow, manifest) -> bool:
-        """Return True once verify passed on the merged commit; start it when needed."""
+        """Return True once verify passed on the merged commit; start or report it otherwise."""
         row = self._verify_row(session)
         if row.status == C.SUCCEEDED and row.commit == session.merged_commit:
             return True
+        if row.status == C.FAILED and row.commit == session.merged_commit:
+            hint = self.o.retry_command.format(session=session.id)
+            self.o._rest(session.id, S.NEEDS_ATTENTION,
+                         f"verify failed on the merged tree: {row.message}. The session branch "
+                         f"was not moved. Fix the code or the base, then run `{hint}`.")
+            return False
         if row.status != C.PENDING:
-            return False  # running, or failed and already reported
+            return False  # the verify job is running; its result continues Finalize
         if self.verifier is None:
             raise BadInput("the manifest has a verify command but no verifier is configured")
         if not self.o.store.move_child(row.id, C.DISPATCHED, only_from=[C.PENDING],
@@ -107,7 +113,8 @@ class Finalizer:
             return self.o.store.children(session.id, kind="verify")[0]
         return row
 
-    def record_verify(self, row: ChildRow, session: SessionRow, result: ChildResult) -> str:
+    def record_verify(self, row: ChildRow, session: SessionRow, result: ChildResult,
+                      fan_in: bool = True) -> str:
         """Record the verify job's result and continue (or stop) Finalize."""
         passed = result.succeeded and result.commit in (None, session.merged_commit)
         moved = self.o.store.move_child(
@@ -121,14 +128,13 @@ class Finalizer:
             return "duplicate"
         self.o.store.log(session.id, "verify", {"commit": session.merged_commit},
                          result.message, ok=passed)
-        if passed:
+        if fan_in:
             self.finalize(session.id)
-        else:
-            hint = self.o.retry_command.format(session=session.id)
-            self.o._rest(session.id, S.NEEDS_ATTENTION,
-                         f"verify failed on the merged tree: {result.message}. The session "
-                         f"branch was not moved. Fix the code or the base, then run `{hint}`.")
         return "accepted"
+
+    def continue_after_verify(self, session_id: str) -> None:
+        """Go on with Finalize after the verify row rested (used by queue tasks)."""
+        self.finalize(session_id)
 
 
 def _finding(component: str, message: str):

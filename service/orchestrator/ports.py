@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from service.adapters.db.models import ChildRow, SessionRow
@@ -53,19 +52,12 @@ class Executor(Protocol):
         """Stop the given children if they are still running."""
 
 
-@dataclass(frozen=True)
-class VerifyOutcome:
-    """The whole-suite verify result on the merged tree."""
-
-    passed: bool
-    message: str
-
-
 class Verifier(Protocol):
     """Runs the manifest's verify command on the merged tree."""
 
-    def verify(self, session: SessionRow, commit: str, config: JobConfig) -> VerifyOutcome | None:
-        """Return the outcome now, or None when it will arrive later as a verify result."""
+    def verify(self, session: SessionRow, commit: str, config: JobConfig,
+               row: ChildRow) -> ChildResult | None:
+        """Return the result now, or None when it will arrive later as `row`'s result."""
 
 
 class Reporter(Protocol):
