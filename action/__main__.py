@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from action.commands import trap_signals
 from action.runner import Runner, run_component
 from action.spec import InputError, load_json, parse_component_entry, parse_config
 
 EXIT_BAD_INPUT = 2
-
-
-def trap_signals(cancel: threading.Event) -> None:
-    """Turn SIGTERM/SIGINT into a cancel request, so the loop kills its child and reports."""
-
-    def handle(signum: int, _frame: object) -> None:
-        print(f"ccs: got signal {signum}; cancelling", file=sys.stderr, flush=True)
-        cancel.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, handle)
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -51,11 +39,11 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_job(_args: argparse.Namespace) -> int:
+def command_job(args: argparse.Namespace) -> int:
     """Run one matrix entry inside GitHub Actions (inputs from CCS_JOB_* env)."""
     from action.job import main as job_main
 
-    return job_main()
+    return job_main(fallback=args.fallback)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--result", required=True, help="where to write the result JSON")
     run.set_defaults(handler=command_run)
     job = commands.add_parser("job", help="run one matrix entry inside GitHub Actions")
+    job.add_argument("--fallback", action="store_true",
+                     help="only post a failed result (the final step, when the main one did not)")
     job.set_defaults(handler=command_job)
     return parser
 

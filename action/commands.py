@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -183,3 +184,14 @@ def tail(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return "[… earlier output cut …]\n" + text[-limit:]
+
+
+def trap_signals(cancel: threading.Event) -> None:
+    """Turn SIGTERM/SIGINT into a cancel request, so the loop kills its child and reports."""
+
+    def handle(signum: int, _frame: object) -> None:
+        print(f"ccs: got signal {signum}; cancelling", file=sys.stderr, flush=True)
+        cancel.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handle)

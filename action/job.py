@@ -1,0 +1,229 @@
+"""`python -m action job`: one matrix entry inside GitHub Actions, from checkout to callback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from action import actions_io, gitops
+from action.actions_io import GroupedConsole, JobEnv
+from action.callback import (
+    DeliveryError,
+    RetryPolicy,
+    post_result,
+    request_oidc_token,
+    result_url,
+)
+from action.commands import trap_signals
+from action.report import RunResult, empty_counts
+from action.runner import Runner, run_component, run_verify
+from action.spec import (
+    InputError,
+    load_json,
+    parse_component_entry,
+    parse_config,
+    parse_verify_entry,
+)
+
+CHECKOUT_DIR = "ccs-checkout"
+EXIT_UNDELIVERED = 1
+EXIT_BAD_INPUT = 2
+
+
+def log(message: str) -> None:
+    """Print one progress line to the job log."""
+    print(f"ccs: {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class EntryIdentity:
+    """Who a result is about, read leniently so even a broken entry can be reported."""
+
+    child: str | None
+    component: str
+    branch: str | None
+
+
+def entry_identity(env: JobEnv) -> EntryIdentity:
+    """Return the child id, component and result branch the entry names, as far as it can."""
+    try:
+        body = load_json(env.entry, "entry")
+    except InputError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+
+    def text(key: str) -> str | None:
+        value = body.get(key)
+        return value if isinstance(value, str) and value else None
+
+    if env.mode == "verify":
+        return EntryIdentity(text("child"), "verify", text("ref"))
+    return EntryIdentity(text("child"), text("component") or "", text("child_branch"))
+
+
+def checkout(env: JobEnv, branch: str, workdir: Path) -> None:
+    """Fetch `branch` from the repository into a fresh `workdir`, detached at its head."""
+    if workdir.exists():
+        # Self-hosted runners keep the workspace; start from nothing every time.
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    auth = gitops.auth_env(env.token)
+    gitops.git(workdir, "init", "-q")
+    gitops.git(workdir, "remote", "add", "origin", env.repo_url)
+    try:
+        gitops.git(workdir, "fetch", "-q", "--no-tags", "--depth=1", "origin",
+                   f"+refs/heads/{branch}:refs/remotes/origin/{branch}", env=auth)
+    except gitops.GitError as error:
+        raise gitops.GitError(f"could not fetch branch {branch!r}: {error}") from None
+    gitops.git(workdir, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
+
+
+def push_child_branch(env: JobEnv, workdir: Path, branch: str) -> None:
+    """Push HEAD to `branch`, forcing only over what was there a moment ago (a lease)."""
+    if not branch.startswith("ccs-"):
+        raise gitops.GitError(f"refusing to push {branch!r}: ccs writes only ccs- branches")
+    auth = gitops.auth_env(env.token)
+    ref = f"refs/heads/{branch}"
+    listed = gitops.git(workdir, "ls-remote", "origin", ref, env=auth).split()
+    expected = listed[0] if listed else ""
+    gitops.git(workdir, "push", "-q", f"--force-with-lease={ref}:{expected}", "origin",
+               f"HEAD:{ref}", env=auth)
+
+
+def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
+    """Check out, run the loop or verify, push; turn every failure into a failed result."""
+    workdir = env.workspace / CHECKOUT_DIR
+    try:
+        config = parse_config(load_json(env.config, "config"))
+        if env.mode == "verify":
+            verify = parse_verify_entry(load_json(env.entry, "entry"))
+            checkout(env, verify.ref, workdir)
+            return _run(workdir, env, cancel, lambda runner: run_verify(verify, config, runner))
+        entry = parse_component_entry(load_json(env.entry, "entry"))
+        if not env.branch:
+            raise InputError("CCS_JOB_BRANCH (the session branch) is empty")
+        checkout(env, env.branch, workdir)
+        result = _run(workdir, env, cancel,
+                      lambda runner: run_component(entry, config, runner))
+        if result.commit:
+            try:
+                push_child_branch(env, workdir, entry.child_branch)
+                log(f"pushed {result.commit[:12]} to {entry.child_branch}")
+            except gitops.GitError as error:
+                result.status = "failed"
+                result.message = f"{result.message}; could not push the child branch: {error}"
+        return result
+    except (InputError, gitops.GitError) as error:
+        return failed_result(str(error), entry_identity(env))
+    except Exception as error:  # noqa: BLE001 - whatever happens, the service must hear of it
+        return failed_result(f"the job crashed: {type(error).__name__}: {error}",
+                             entry_identity(env))
+
+
+def _run(workdir: Path, env: JobEnv, cancel: threading.Event,
+         body: Callable[[Runner], RunResult]) -> RunResult:
+    runner = Runner(session=env.session, workdir=workdir, cancel=cancel,
+                    console=GroupedConsole(), echo=sys.stdout.buffer)
+    try:
+        return body(runner)
+    finally:
+        runner.close()
+
+
+def failed_result(message: str, identity: EntryIdentity) -> RunResult:
+    """Return a failed result for a job that could not run its entry."""
+    return RunResult("failed", None, identity.branch, 0, empty_counts(), [], message,
+                     component=identity.component)
+
+
+def deliver(env: JobEnv, child: str, body: dict) -> str:
+    """Post the result with the per-child token or an OIDC token; raise DeliveryError."""
+    if not env.callback:
+        raise DeliveryError("no callback URL (CCS_JOB_CALLBACK is empty)")
+    policy = RetryPolicy.from_env()
+    bearer = env.callback_token
+    if not bearer:
+        if not (env.id_token_url and env.id_token_request_token):
+            raise DeliveryError("no OIDC token available: give the job "
+                                "`permissions: id-token: write`")
+        bearer = request_oidc_token(env.id_token_url, env.id_token_request_token,
+                                    env.callback, policy, log)
+        actions_io.mask(bearer)
+    return post_result(result_url(env.callback, child), body, bearer, policy, log)
+
+
+def report(env: JobEnv, result: RunResult) -> None:
+    """Write the step summary, outputs and annotations for a result."""
+    actions_io.append_summary(summary_markdown(result))
+    actions_io.set_output("status", result.status)
+    actions_io.set_output("commit", result.commit or "")
+    actions_io.set_output("attempts", str(result.attempts))
+    if result.status == "succeeded":
+        actions_io.annotate("notice", result.message, title=f"ccs {result.component}")
+        return
+    title = f"ccs {result.component or env.mode}"
+    shown = result.failed_tests[: actions_io.MAX_ANNOTATIONS - 1]
+    for failed in shown:
+        actions_io.annotate("error", failed.message or f"{failed.kind} in {failed.name}",
+                            title=f"{title}: {failed.name}", file=failed.file,
+                            line=failed.line)
+    actions_io.annotate("error", result.message, title=title)
+
+
+def summary_markdown(result: RunResult) -> str:
+    """Return the step summary for one entry."""
+    cell = actions_io.markdown_cell
+    icon = "✅" if result.status == "succeeded" else "❌"
+    tests = result.tests
+    lines = [f"### {icon} ccs {cell(result.component or 'job')}: {result.status}", "",
+             "| attempts | passed | failed | errors | skipped | commit |",
+             "|---|---|---|---|---|---|",
+             f"| {result.attempts} | {tests['passed']} | {tests['failed']} | "
+             f"{tests['errors']} | {tests['skipped']} | `{(result.commit or '-')[:12]}` |",
+             "", cell(result.message)]
+    if result.failed_tests:
+        lines += ["", "Failing tests:", ""]
+        lines += [f"- `{cell(t.classname + '::' + t.name)}` — {cell(t.message[:200])}"
+                  for t in result.failed_tests[:50]]
+    return "\n".join(lines) + "\n"
+
+
+def main(fallback: bool = False) -> int:
+    """Run the job from its environment; exit 0 if it succeeded, 1 if not or undelivered."""
+    try:
+        env = actions_io.read_job_env()
+    except InputError as error:
+        actions_io.annotate("error", f"ccs: bad job input: {error}")
+        return EXIT_BAD_INPUT
+    identity = entry_identity(env)
+    if identity.child is None:
+        actions_io.annotate("error", "ccs: cannot report: CCS_JOB_ENTRY names no child id")
+        return EXIT_BAD_INPUT
+    if fallback:
+        status = os.environ.get("CCS_JOB_STATUS") or "unknown"
+        result = failed_result(f"the job ended ({status}) before the runner reported", identity)
+    else:
+        cancel = threading.Event()
+        trap_signals(cancel)
+        result = run_entry(env, cancel)
+        report(env, result)
+    body = {**result.to_json(), "run_id": env.run_id, "log_url": env.log_url}
+    body = {key: value for key, value in body.items()
+            if value is not None or key in ("commit", "branch")}
+    # From here on a fallback step would only repeat this delivery, so tell it not to.
+    actions_io.set_output("report_attempted", "true")
+    try:
+        outcome = deliver(env, identity.child, body)
+    except DeliveryError as error:
+        actions_io.annotate("error", f"the result could not be delivered to ccs: {error}",
+                            title="ccs: result not delivered")
+        return EXIT_UNDELIVERED
+    log(f"result {outcome} ({result.status}: {result.message})")
+    actions_io.set_output("reported", "true")
+    return 0 if result.status == "succeeded" else 1
