@@ -1,0 +1,32 @@
+"""docs/architecture.md must show exactly the transitions the tables allow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from service.domain.states import CHILD_TRANSITIONS, SESSION_TRANSITIONS
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+EDGE = re.compile(r"^\s+(\w+) --> (\w+)(?::.*)?$")
+
+
+def diagram_edges(title: str) -> set[tuple[str, str]]:
+    """Return the edges of the Mermaid diagram under the given heading."""
+    section = DOC.read_text(encoding="utf-8").split(f"## {title}", 1)[1]
+    block = section.split("```mermaid", 1)[1].split("```", 1)[0]
+    return {m.groups() for line in block.splitlines() if (m := EDGE.match(line))}
+
+
+def table_edges(table: dict) -> set[tuple[str, str]]:
+    """Return the edges a transition table allows."""
+    return {(source.value, target.value) for source, targets in table.items()
+            for target in targets}
+
+
+def test_session_diagram_matches_the_table():
+    assert diagram_edges("Session states") == table_edges(SESSION_TRANSITIONS)
+
+
+def test_child_diagram_matches_the_table():
+    assert diagram_edges("Child states") == table_edges(CHILD_TRANSITIONS)
