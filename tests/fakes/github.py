@@ -147,7 +147,7 @@ class FakeGitHub:
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.render.api = self.url
         self.oidc.issuer = self._issuer_option or f"{self.url}/_oidc"
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fake-github", daemon=True)
         self._thread.start()
 
@@ -252,9 +252,14 @@ class FakeGitHub:
 
     def commit_files(self, repo: str, branch: str, files: dict[str, str | bytes],
                      message: str = "Update files") -> str:
-        """Commit `files` on `branch` as somebody pushing would; return the new sha."""
+        """Commit `files` on `branch` as somebody pushing would; return the new sha.
+
+        A branch that does not exist yet starts at the default branch.
+        """
         with self.lock:
-            return self._repos[repo].git.commit_files(branch, files, message)
+            found = self._repos[repo]
+            start = f"refs/heads/{found.default_branch}"
+            return found.git.commit_files(branch, files, message, start)
 
     # ----- looking at state ------------------------------------------------------------
 

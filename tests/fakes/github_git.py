@@ -127,11 +127,13 @@ class BareRepo:
         return CommitInfo(full, tree, tuple(parents.split()), message, name, email, date)
 
     def commit_files(
-        self, branch: str, files: dict[str, str | bytes], message: str
+        self, branch: str, files: dict[str, str | bytes], message: str,
+        start: str | None = None,
     ) -> str:
-        """Commit `files` on top of `branch` (creating it if missing) and return the sha."""
+        """Commit `files` on `branch` (new branches start at `start`); return the sha."""
         ref = f"refs/heads/{branch}"
-        parent = self.ref_sha(ref)
+        current = self.ref_sha(ref)
+        parent = current or (self.ref_sha(start) if start else None)
         with tempfile.TemporaryDirectory() as scratch:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
             if parent:
@@ -143,7 +145,7 @@ class BareRepo:
             tree = self.git("write-tree", env=env)
         parents = ["-p", parent] if parent else []
         sha = self.git("commit-tree", tree, *parents, "-m", message)
-        self.set_ref(ref, sha, parent or ZERO_SHA)
+        self.set_ref(ref, sha, current or ZERO_SHA)
         return sha
 
     def merge(self, base_sha: str, head_sha: str, message: str) -> str | None:
