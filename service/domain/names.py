@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{10}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would accept a trailing newline
+SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{10}\Z")
 SESSION_BRANCH_PREFIX = "ccs/"
 CHILD_BRANCH_PREFIX = "ccs-child/"
 STAGING_BRANCH_PREFIX = "ccs-staging/"
