@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.github_oidc import OidcGrant
-from tests.fakes.github_state import WorkflowRun
+from tests.fakes.github_render import HTML
+from tests.fakes.github_state import Job, WorkflowRun
 
 if TYPE_CHECKING:
     from tests.fakes.github import FakeGitHub
@@ -53,7 +54,7 @@ class ActionJobRunner:
             "GITHUB_RUN_ATTEMPT": "1", "GITHUB_JOB": "child",
             "GITHUB_REF": f"refs/heads/{run.ref}", "GITHUB_REF_NAME": run.ref,
             "GITHUB_SHA": run.head_sha, "GITHUB_EVENT_NAME": "workflow_dispatch",
-            "GITHUB_ACTOR": run.actor.login, "GITHUB_SERVER_URL": gh.url,
+            "GITHUB_ACTOR": run.actor.login, "GITHUB_SERVER_URL": HTML,
             "GITHUB_API_URL": gh.url, "GITHUB_WORKFLOW": run.workflow.name,
             "GITHUB_STEP_SUMMARY": str(outputs / f"summary-{job.id}.md"),
             "GITHUB_OUTPUT": str(outputs / f"output-{job.id}.txt"),
@@ -65,22 +66,64 @@ class ActionJobRunner:
         })
         return env
 
+    def action_inputs(self, entry: dict[str, Any], inputs: dict[str, str],
+                      token: str) -> dict[str, str]:
+        """Return the `with:` inputs the ccs workflow passes to the action for one entry."""
+        passed = {"entry": json.dumps(entry), "token": token}
+        for name in ("config", "session", "branch", "callback", "mode"):
+            if name in inputs or name in ("config", "session", "callback"):
+                passed[name] = inputs.get(name, "")
+        return passed
+
     def __call__(self, run: WorkflowRun, entry: dict[str, Any], inputs: dict[str, str]) -> str:
-        """Run the job; exit status 0 is `success`, anything else `failure`."""
+        """Run the job and return its conclusion (`success`, `failure`, `timed_out`)."""
         job = self.gh.job_for(run, entry)
         with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=self.gh.root) as temp:
             workspace = Path(temp) / "workspace"
             workspace.mkdir()
             env = self.environment(run, entry, inputs, workspace)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                              env.get("PYTHONPATH")]))
-            try:
-                done = subprocess.run(
-                    [sys.executable, "-m", "action", "job"], cwd=workspace, env=env,
-                    capture_output=True, text=True, timeout=self.timeout, check=False,
-                )
-            except subprocess.TimeoutExpired:
-                job.log += f"timed out after {self.timeout}s\n"
-                return "timed_out"
-            job.log += done.stdout + done.stderr
-            return "success" if done.returncode == 0 else "failure"
+            if self._simulator() is not None:
+                return self._run_composite(job, env, entry, inputs, workspace)
+            return self._run_module(job, env, workspace)
+
+    @staticmethod
+    def _simulator() -> Any:
+        """Return tests.fakes.actions_env when it is there (it runs action.yml's steps)."""
+        try:
+            from tests.fakes import actions_env
+        except ImportError:
+            return None
+        return actions_env
+
+    def _run_composite(self, job: Job, env: dict[str, str], entry: dict[str, Any],
+                       inputs: dict[str, str], workspace: Path) -> str:
+        """Run `action/action.yml` step by step with the Actions simulator."""
+        env["GITHUB_TOKEN"] = env["CCS_JOB_TOKEN"]
+        with_inputs = self.action_inputs(entry, inputs, env["CCS_JOB_TOKEN"])
+        # The action's steps set CCS_JOB_* from its inputs; the repository URL stays.
+        for name in [key for key in env if key.startswith("CCS_JOB_")]:
+            if name != "CCS_JOB_REPO_URL":
+                del env[name]
+        try:
+            completed = self._simulator().run_action(
+                PROJECT_ROOT / "action", with_inputs, env, workspace, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            job.log += f"timed out after {self.timeout}s\n"
+            return "timed_out"
+        job.log += completed.log
+        return completed.conclusion
+
+    def _run_module(self, job: Job, env: dict[str, str], workspace: Path) -> str:
+        """Run `python -m action job` directly (when no Actions simulator is available)."""
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                          env.get("PYTHONPATH")]))
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "action", "job"], cwd=workspace, env=env,
+                capture_output=True, text=True, timeout=self.timeout, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            job.log += f"timed out after {self.timeout}s\n"
+            return "timed_out"
+        job.log += done.stdout + done.stderr
+        return "success" if done.returncode == 0 else "failure"

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -369,3 +370,46 @@ def test_default_runner_gives_the_job_a_runner_environment(gh: FakeGitHub,
     claims = jwt.decode(token, options={"verify_signature": False})
     assert (claims["aud"], claims["run_id"]) == ("http://ccs.test", str(run.id))
     assert call(gh, "GET", f"/repos/{REPO}", token=env["CCS_JOB_TOKEN"])[0] == 200
+
+
+def test_default_runner_runs_the_real_action(tmp_path: Path) -> None:
+    receiver = WebhookReceiver()  # Stands in for the service's result callback.
+    coder = ("import pathlib\n"
+             "pathlib.Path('src').mkdir(exist_ok=True)\n"
+             "pathlib.Path('src/hasher.py').write_text('ROUNDS = 3\\n')\n")
+    files = {"tools/coder.py": coder, "docs/hasher.md": "design",
+             "tests/test_hasher.py": "def test_rounds():\n    from src.hasher import ROUNDS\n"
+                                     "    assert ROUNDS == 3\n"}
+    entry = {"child": "c1", "component": "hasher", "context": "accounts",
+             "child_branch": "ccs-accounts-1-hasher", "design": "docs/hasher.md",
+             "implementation": "src/hasher.py", "test": "tests/test_hasher.py", "allow": []}
+    python = sys.executable
+    config = {"setup": None, "verify": None, "attempts": 1,
+              "coder": {"command": [python, "tools/coder.py"], "timeout": 60},
+              "test": {"command": [python, "-m", "pytest", "-q", "{test}",
+                                   "--junitxml={junit}"], "timeout": 60}}
+    callback = receiver.url.removesuffix("/webhooks/github")
+    with FakeGitHub.start(tmp_path) as gh:
+        gh.create_repository(REPO, files=files)
+        gh.add_token(TOKEN)
+        gh.commit_files(REPO, "ccs/accounts-1", {"notes.txt": "session"})
+        inputs = {"session": "s1", "branch": "ccs/accounts-1", "callback": callback,
+                  "mode": "component", "config": json.dumps(config),
+                  "matrix": json.dumps({"include": [entry]})}
+        status, _, details = call(gh, "POST", f"/repos/{REPO}/actions/workflows/ccs.yml/"
+                                  "dispatches", {"ref": "main", "inputs": inputs,
+                                                 "return_run_details": True})
+        run = gh.wait_for(lambda: next((r for r in gh.runs(REPO) if r.status == "completed"),
+                                       None), timeout=120)
+
+        assert (status, run.conclusion) == (200, "success"), run.jobs[0].log
+        ((headers, body),) = receiver.received
+        result = json.loads(body)
+        assert (result["status"], result["run_id"]) == ("succeeded", details["workflow_run_id"])
+        assert gh.branch_sha(REPO, entry["child_branch"]) == result["commit"]
+        assert gh.read_file(REPO, entry["child_branch"], "src/hasher.py") == "ROUNDS = 3\n"
+        id_token = headers["Authorization"].removeprefix("Bearer ")
+        key = jwt.PyJWKClient(gh.oidc_jwks_url).get_signing_key_from_jwt(id_token)
+        claims = jwt.decode(id_token, key.key, algorithms=["RS256"], audience=callback)
+        assert claims["run_id"] == str(run.id) and claims["repository"] == REPO
+    receiver.server.shutdown()
