@@ -47,6 +47,7 @@ class EntryIdentity:
     child: str | None
     component: str
     branch: str | None
+    callback_token: str | None = None
 
 
 def entry_identity(env: JobEnv) -> EntryIdentity:
@@ -62,9 +63,11 @@ def entry_identity(env: JobEnv) -> EntryIdentity:
         value = body.get(key)
         return value if isinstance(value, str) and value else None
 
+    # A per-child callback token may also travel in the entry (CCS_CALLBACK_AUTH=token).
+    token = text("callback_token")
     if env.mode == "verify":
-        return EntryIdentity(text("child"), "verify", text("ref"))
-    return EntryIdentity(text("child"), text("component") or "", text("child_branch"))
+        return EntryIdentity(text("child"), "verify", text("ref"), token)
+    return EntryIdentity(text("child"), text("component") or "", text("child_branch"), token)
 
 
 def checkout(env: JobEnv, branch: str, workdir: Path) -> None:
@@ -142,12 +145,13 @@ def failed_result(message: str, identity: EntryIdentity) -> RunResult:
                      component=identity.component)
 
 
-def deliver(env: JobEnv, child: str, body: dict) -> str:
+def deliver(env: JobEnv, identity: EntryIdentity, body: dict) -> str:
     """Post the result with the per-child token or an OIDC token; raise DeliveryError."""
     if not env.callback:
         raise DeliveryError("no callback URL (CCS_JOB_CALLBACK is empty)")
+    assert identity.child is not None
     policy = RetryPolicy.from_env()
-    bearer = env.callback_token
+    bearer = env.callback_token or identity.callback_token
     if not bearer:
         if not (env.id_token_url and env.id_token_request_token):
             raise DeliveryError("no OIDC token available: give the job "
@@ -155,7 +159,7 @@ def deliver(env: JobEnv, child: str, body: dict) -> str:
         bearer = request_oidc_token(env.id_token_url, env.id_token_request_token,
                                     env.callback, policy, log)
         actions_io.mask(bearer)
-    return post_result(result_url(env.callback, child), body, bearer, policy, log)
+    return post_result(result_url(env.callback, identity.child), body, bearer, policy, log)
 
 
 def report(env: JobEnv, result: RunResult) -> None:
@@ -202,12 +206,16 @@ def main(fallback: bool = False) -> int:
         actions_io.annotate("error", f"ccs: bad job input: {error}")
         return EXIT_BAD_INPUT
     identity = entry_identity(env)
+    for secret in (env.callback_token, identity.callback_token):
+        if secret:
+            actions_io.mask(secret)
     if identity.child is None:
         actions_io.annotate("error", "ccs: cannot report: CCS_JOB_ENTRY names no child id")
         return EXIT_BAD_INPUT
     if fallback:
-        status = os.environ.get("CCS_JOB_STATUS") or "unknown"
-        result = failed_result(f"the job ended ({status}) before the runner reported", identity)
+        outcome = os.environ.get("CCS_JOB_STEP_OUTCOME") or "did not run"
+        result = failed_result(f"the runner step ended ({outcome}) before it reported",
+                               identity)
     else:
         cancel = threading.Event()
         trap_signals(cancel)
@@ -219,7 +227,7 @@ def main(fallback: bool = False) -> int:
     # From here on a fallback step would only repeat this delivery, so tell it not to.
     actions_io.set_output("report_attempted", "true")
     try:
-        outcome = deliver(env, identity.child, body)
+        outcome = deliver(env, identity, body)
     except DeliveryError as error:
         actions_io.annotate("error", f"the result could not be delivered to ccs: {error}",
                             title="ccs: result not delivered")

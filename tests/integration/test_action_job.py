@@ -218,7 +218,7 @@ def test_a_runner_killed_outright_is_reported_by_the_final_step(tmp_path, origin
     assert not job.step("Report a job that ended early").skipped
     result = parse_result(callback.results[0].json())
     assert result.status == "failed"
-    assert result.message == "the job ended (failure) before the runner reported"
+    assert result.message == "the runner step ended (failure) before it reported"
 
 
 def test_verify_mode_runs_the_suite_on_the_staging_ref(tmp_path, origin, oidc):
