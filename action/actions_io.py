@@ -155,7 +155,8 @@ class GroupedConsole(Console):
     def end(self) -> None:
         """Resume workflow commands and close the group."""
         if self._resume:
-            print(f"::{self._resume}::", file=self.stream, flush=True)
+            # The command's output may end mid-line; the resume token must start a line.
+            print(f"\n::{self._resume}::", file=self.stream, flush=True)
             self._resume = None
         command("endgroup", "", self.stream)
 

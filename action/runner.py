@@ -137,7 +137,7 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
     except gitops.GitError as error:
         result.status = "failed"
         result.message = _join(result.message, str(error))
-    except Exception as error:  # A crash must still become a failed result.
+    except Exception as error:  # noqa: BLE001 - a crash must still become a failed result
         result.status = "failed"
         result.message = _join(result.message, f"runner crashed: {type(error).__name__}: "
                                                f"{error}")
@@ -242,7 +242,7 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
             result.message = f"verify passed: {_summary(tests)}"
         else:
             result.message = f"verify failed: {describe_tests(tests, config.verify.timeout)}"
-    except Exception as error:  # A crash must still become a failed result.
+    except Exception as error:  # noqa: BLE001 - a crash must still become a failed result
         result.message = _join(result.message, f"runner crashed: {type(error).__name__}: "
                                                f"{error}")
     return result
