@@ -99,6 +99,8 @@ class LocalExecutor:
             self.repo.add_worktree(worktree, session.base_sha)
             self.store.move_child(child.id, ChildStatus.RUNNING,
                                   only_from=[ChildStatus.DISPATCHED])
+            if self._stopping.is_set():
+                return failed_result(child, "cancelled before it started")
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     runner_command(session, child, config, worktree, result_file),

@@ -267,7 +267,9 @@ class Orchestrator:
                                        round=session.round + 1, merged_commit=None, message=""):
             raise SessionBusy(f"session {session_id} changed while retrying; try again")
         session = self.store.session(session_id)
-        for child in self.store.children(session_id, kind=None):
+        # A new round merges anew, so the merged tree must be verified anew too.
+        self.store.delete_children(session_id, kind="verify")
+        for child in self.store.children(session_id):
             if C(child.status) in CHILD_RERUN:
                 spec = _spec(components[child.component]) if child.component in components \
                     else child.spec

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.db.models import (
     ChildRow,
+    InstallationRow,
     InteractionRow,
     SeenTokenRow,
     SessionRow,
@@ -173,6 +174,12 @@ class Store:
         if not self.move_child(child.id, target, only_from=[ChildStatus(child.status)], **fields):
             raise RuntimeError(f"child {child.id} changed status concurrently")
 
+    def delete_children(self, session_id: str, kind: str) -> None:
+        """Delete the session's children of one kind (a verify row a retry starts afresh)."""
+        with self.unit() as db:
+            db.execute(delete(ChildRow).where(ChildRow.session_id == session_id,
+                                              ChildRow.kind == kind))
+
     def update_child(self, child_id: str, **fields: Any) -> None:
         """Set fields on a child without changing its status."""
         with self.unit() as db:
@@ -228,6 +235,62 @@ class Store:
     def record_token(self, jti: str, expires_at: datetime) -> bool:
         """Record a callback token id; return False when it was used before."""
         return self._insert_once(SeenTokenRow(jti=jti, expires_at=expires_at))
+
+    def upsert_installation(self, installation_id: int, account: str | None, active: bool,
+                            added: Iterable[str] = (), removed: Iterable[str] = ()) -> None:
+        """Insert or update a GitHub App installation and the repositories it covers."""
+        with self.unit() as db:
+            row = db.get(InstallationRow, installation_id)
+            if row is None:
+                row = InstallationRow(id=installation_id, account=account or "",
+                                      repositories=[])
+                db.add(row)
+            names = [n for n in (row.repositories or []) if n not in set(removed)]
+            names += [n for n in added if n not in names]
+            row.active, row.repositories = active, names
+            row.account = account or row.account
+
+    # Service queries ----------------------------------------------------------------
+
+    def sessions_for_issue(self, repository: str, issue_number: int,
+                           limit: int = 10) -> list[SessionRow]:
+        """Return the sessions started from one issue, newest first."""
+        with self.unit() as db:
+            return list(db.scalars(
+                select(SessionRow).where(SessionRow.repository == repository,
+                                         SessionRow.issue_number == issue_number)
+                .order_by(SessionRow.created_at.desc(), SessionRow.id.desc()).limit(limit)
+            ))
+
+    def active_children_of_run(self, repository: str,
+                               run_id: int) -> list[tuple[ChildRow, SessionRow]]:
+        """Return dispatched or running children of a workflow run in `repository`."""
+        active = [ChildStatus.DISPATCHED.value, ChildStatus.RUNNING.value]
+        with self.unit() as db:
+            rows = db.execute(
+                select(ChildRow, SessionRow)
+                .join(SessionRow, SessionRow.id == ChildRow.session_id)
+                .where(ChildRow.run_id == run_id, ChildRow.status.in_(active),
+                       SessionRow.repository == repository)
+            ).all()
+        return [(child, session) for child, session in rows]
+
+    def session_ids_in(self, statuses: Iterable[str],
+                       updated_before: datetime | None = None) -> list[str]:
+        """Return the ids of sessions in any of `statuses` (not updated since), oldest first."""
+        with self.unit() as db:
+            query = select(SessionRow.id).where(SessionRow.status.in_(list(statuses)))
+            if updated_before is not None:
+                query = query.where(SessionRow.updated_at < updated_before)
+            return list(db.scalars(query.order_by(SessionRow.created_at)))
+
+    def session_status_counts(self) -> dict[str, int]:
+        """Return how many sessions are in each status (one query)."""
+        with self.unit() as db:
+            rows = db.execute(
+                select(SessionRow.status, func.count()).group_by(SessionRow.status)
+            ).all()
+        return {status: count for status, count in rows}
 
     def _insert_once(self, row: Any) -> bool:
         try:
