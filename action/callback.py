@@ -86,13 +86,13 @@ def http(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
 
 def with_retries(send: Callable[[float], Response], policy: RetryPolicy, what: str,
                  log: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
-                 ) -> Response:
+                 clock: Callable[[], float] = time.monotonic) -> Response:
     """Call `send(timeout)` until it answers non-retryably, within the policy's bounds."""
-    started = time.monotonic()
+    started = clock()
     problem = "no attempt made"
     delay = policy.delay
     for number in range(1, policy.tries + 1):
-        remaining = policy.budget - (time.monotonic() - started)
+        remaining = policy.budget - (clock() - started)
         if remaining <= 0:
             break
         try:
@@ -105,13 +105,13 @@ def with_retries(send: Callable[[float], Response], policy: RetryPolicy, what: s
             problem = f"HTTP {response.status}"
         if number == policy.tries:
             break
-        if time.monotonic() - started + delay >= policy.budget:
+        if clock() - started + delay >= policy.budget:
             break
         log(f"{what} failed ({problem}); retrying in {delay:g} s")
         sleep(delay)
         delay *= 2
     raise DeliveryError(f"{what} failed after {number} tries in "
-                        f"{time.monotonic() - started:.0f} s: {problem}")
+                        f"{clock() - started:.0f} s: {problem}")
 
 
 def request_oidc_token(url: str, request_token: str, audience: str, policy: RetryPolicy,
