@@ -1,0 +1,1 @@
+"""GitHub adapters: API clients, host, executor, verifier, tracking comment, repository calls."""

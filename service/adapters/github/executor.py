@@ -1,0 +1,226 @@
+"""The GitHub executor: children run as Actions matrix jobs, ≤256 per workflow_dispatch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.adapters.db.models import ChildRow, DispatchRow, SessionRow, utcnow
+from service.adapters.db.store import Store
+from service.adapters.github import chunks as plan
+from service.adapters.github.client import ClientOptions, GitHubError
+from service.adapters.github.dispatch_log import FAILED, PLANNED, SENT, DispatchLog
+from service.adapters.github.repo import RepoGitHub
+from service.domain.states import ChildStatus
+from service.domain.wire import JobConfig
+
+log = logging.getLogger(__name__)
+C = ChildStatus
+# How far GitHub's clock may be behind ours when matching a run to a dispatch.
+CLOCK_SKEW = timedelta(seconds=120)
+
+
+class GitHubExecutor:
+    """Dispatches children through the workflow API; results come back on the callback.
+
+    Per-child callback tokens (CCS_CALLBACK_AUTH=token) are never sent: workflow inputs and
+    matrix values are readable by everyone who can read the repository and show up in job
+    names. Token mode is for local and self-hosted callers; Actions jobs use OIDC.
+    """
+
+    def __init__(self, repo: RepoGitHub, store: Store, workflow: str, callback_url: str | None,
+                 options: ClientOptions | None = None) -> None:
+        self.repo, self.store = repo, store
+        self.workflow = workflow
+        self.callback_url = callback_url
+        self.options = options or ClientOptions()
+        self.dispatches = DispatchLog(store)
+
+    # Executor port ------------------------------------------------------------------
+
+    def dispatch(self, session: SessionRow, children: list[ChildRow], config: JobConfig) -> None:
+        """Send the pending children in as few dispatches as the limits allow (never twice)."""
+        config_json = plan.compact(config.to_json())
+        rows = self.dispatches.rows(session.id, session.round, "component")
+        for row in rows:
+            if row.state == PLANNED:
+                self._resume(session, row, config_json)
+        claimed = {child_id for row in rows for child_id in row.child_ids}
+        fresh = [c for c in children if c.id not in claimed and c.status == C.PENDING]
+        if not fresh:
+            return
+        fixed = plan.fixed_input_chars(session.id, session.branch, self.callback_url or "",
+                                       "component", config_json)
+        try:
+            planned = plan.plan_chunks([plan.component_entry(c) for c in fresh], fixed)
+        except plan.DispatchTooLarge as error:
+            self._fail_children([c.id for c in fresh], f"cannot dispatch: {error}")
+            return
+        next_chunk = max((row.chunk for row in rows), default=-1) + 1
+        for number, entries in enumerate(planned, start=next_chunk):
+            row = self.dispatches.plan(session.id, session.round, number, "component",
+                                       [e["child"] for e in entries])
+            if row is not None:
+                self._mark_dispatched(session, row.child_ids)
+                self._send(session, row, "component", config_json, entries)
+
+    def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
+        """Cancel the runs that hold the children (one call per run, not per child)."""
+        wanted = {c.id for c in children}
+        runs = {c.run_id for c in children if c.run_id}
+        runs |= {row.run_id for row in self.dispatches.rows(session.id)
+                 if row.run_id and wanted & set(row.child_ids)}
+        for run_id in sorted(runs):
+            try:
+                self.repo.client.write("POST", self.repo.path("actions", "runs", str(run_id),
+                                                              "cancel"))
+            except GitHubError as error:
+                if error.status not in (404, 409):  # 409: the run has finished already
+                    raise
+
+    def resume(self, session: SessionRow, config: JobConfig) -> None:
+        """Finish chunks left `planned` by a crash (look the run up before re-sending)."""
+        config_json = plan.compact(config.to_json())
+        for row in self.dispatches.rows(session.id, session.round):
+            if row.state == PLANNED:
+                self._resume(session, row, config_json)
+
+    # Verify mode ----------------------------------------------------------------------
+
+    def dispatch_verify(self, session: SessionRow, row: ChildRow, config: JobConfig,
+                        ref: str) -> None:
+        """Dispatch the verify job for the merged tree on the staging branch `ref`."""
+        config_json = plan.compact(config.to_json())
+        existing = self.dispatches.rows(session.id, session.round, "verify")
+        if existing:
+            if existing[0].state == PLANNED:
+                self._resume(session, existing[0], config_json, verify_ref=ref)
+            return
+        planned = self.dispatches.plan(session.id, session.round, 0, "verify", [row.id])
+        if planned is not None:
+            entry = {"child": row.id, "component": "verify", "ref": ref}
+            self._send(session, planned, "verify", config_json, [entry])
+
+    # Sending --------------------------------------------------------------------------
+
+    def _resume(self, session: SessionRow, row: DispatchRow, config_json: str,
+                verify_ref: str | None = None) -> None:
+        self._mark_dispatched(session, row.child_ids)
+        found = self._find_run(session, row, tries=1)
+        if found is not None:
+            self._sent(row, found)
+            return
+        if row.mode == "verify":
+            entries = [{"child": row.child_ids[0], "component": "verify", "ref": verify_ref}]
+        else:
+            by_id = {c.id: c for c in self.store.children(session.id)}
+            entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
+        self._send(session, row, row.mode, config_json, entries)
+
+    def _send(self, session: SessionRow, row: DispatchRow, mode: str, config_json: str,
+              entries: list[dict[str, Any]]) -> None:
+        """POST the dispatch, record the run; on failure fail the chunk's children."""
+        if not self.callback_url:
+            self._give_up(row, "cannot dispatch: CCS_PUBLIC_URL is not set, so jobs could not "
+                               "report back")
+            return
+        inputs = plan.dispatch_inputs(session.id, session.branch, self.callback_url, mode,
+                                      config_json, entries)
+        path = self.repo.path("actions", "workflows", self.workflow, "dispatches")
+        body = {"ref": self.repo.default_branch(), "inputs": inputs}
+        try:
+            answer = self.repo.client.write("POST", path, {**body, "return_run_details": True})
+            run = _run_from_details(answer)
+        except GitHubError as error:
+            run = self._send_plain(session, row, path, body, error)
+            if isinstance(run, str):
+                self._give_up(row, run)
+                return
+        if run is None:
+            run = self._find_run(session, row, tries=self.options.run_lookup_tries)
+        self._sent(row, run)
+
+    def _send_plain(self, session: SessionRow, row: DispatchRow, path: str, body: dict,
+                    error: GitHubError) -> tuple[int, str | None] | str | None:
+        """Handle a failed first POST; return the run, None (sent, run unknown) or a reason."""
+        if error.status is None or error.status >= 500:
+            # The POST may have reached GitHub: look before sending it again.
+            found = self._find_run(session, row, tries=self.options.run_lookup_tries)
+            if found is not None:
+                return found
+        elif error.status not in (400, 422):
+            return f"cannot dispatch the {self.workflow} workflow: {error}"
+        # An older GitHub (or GHES) rejects return_run_details: send without it once.
+        try:
+            self.repo.client.write("POST", path, body)
+        except GitHubError as second:
+            return f"cannot dispatch the {self.workflow} workflow: {second}"
+        return None
+
+    def _find_run(self, session: SessionRow, row: DispatchRow,
+                  tries: int) -> tuple[int, str | None] | None:
+        """Return the unclaimed run named `ccs <session>` created after the chunk was planned."""
+        title = f"ccs {session.id}"
+        since = _aware(row.created_at) - CLOCK_SKEW
+        for attempt in range(max(1, tries)):
+            if attempt:
+                time.sleep(self.options.run_lookup_delay)  # let the run appear in the list
+            claimed = self.dispatches.claimed_runs(session.id)
+            body = self.repo.client.get(
+                self.repo.path("actions", "workflows", self.workflow, "runs"),
+                event="workflow_dispatch", per_page=100)
+            candidates = [
+                run for run in body.get("workflow_runs") or []
+                if title in (run.get("display_title"), run.get("name"))
+                and run["id"] not in claimed and _parse_time(run.get("created_at")) >= since
+            ]
+            if candidates:
+                oldest = min(candidates, key=lambda run: run["id"])
+                return oldest["id"], oldest.get("html_url")
+        return None
+
+    def _sent(self, row: DispatchRow, run: tuple[int, str | None] | None) -> None:
+        run_id, run_url = run if run else (None, None)
+        self.dispatches.mark(row.id, SENT, run_id, run_url)
+        if run_id:
+            for child_id in row.child_ids:
+                self.store.update_child(child_id, run_id=run_id, run_url=run_url)
+        log.info("dispatched %s chunk %s (%d entries) as run %s", row.session_id, row.chunk,
+                 len(row.child_ids), run_id)
+
+    def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
+        # Before the POST: a fast job's callback must find its child active, not pending.
+        for child_id in child_ids:
+            self.store.move_child(child_id, C.DISPATCHED, only_from=[C.PENDING],
+                                  start_sha=session.base_sha, dispatched_at=utcnow())
+
+    def _give_up(self, row: DispatchRow, reason: str) -> None:
+        self.dispatches.mark(row.id, FAILED)
+        self._fail_children(row.child_ids, reason)
+
+    def _fail_children(self, child_ids: list[str], reason: str) -> None:
+        log.warning("dispatch failed: %s", reason)
+        for child_id in child_ids:
+            child = self.store.child(child_id)
+            self.store.move_child(child_id, C.FAILED, only_from=[C.PENDING, C.DISPATCHED],
+                                  message=f"{child.component}: {reason}. Retry with `/ccs retry` "
+                                          "once it is fixed.", finished_at=utcnow())
+
+
+def _run_from_details(answer: Any) -> tuple[int, str | None] | None:
+    if isinstance(answer, dict) and answer.get("workflow_run_id"):
+        return int(answer["workflow_run_id"]), answer.get("html_url")
+    return None
+
+
+def _parse_time(text: str | None) -> datetime:
+    if not text:
+        return datetime.min.replace(tzinfo=utcnow().tzinfo)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)

@@ -1,0 +1,91 @@
+"""One repository on GitHub: its facts (asked once) and the small calls the web side needs."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+from service.adapters.github.client import ApiClient, GitHubError, repo_path
+
+PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
+
+
+class RepoGitHub:
+    """The GitHub calls ccs makes about one repository, through one installation's client."""
+
+    def __init__(self, client: ApiClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+        self._facts: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def path(self, *parts: str) -> str:
+        """Return the API path of something under this repository."""
+        return repo_path(self.repository, *parts)
+
+    def _repo_facts(self) -> dict[str, Any]:
+        with self._lock:
+            if self._facts is None:
+                self._facts = self.client.get(self.path())
+            return self._facts
+
+    def default_branch(self) -> str:
+        """Return the repository's default branch."""
+        return str(self._repo_facts()["default_branch"])
+
+    def clone_url(self) -> str:
+        """Return the URL git fetches and pushes the repository with."""
+        return str(self._repo_facts()["clone_url"])
+
+    def permission(self, login: str) -> str:
+        """Return `login`'s role: admin, maintain, write, triage, read or none."""
+        try:
+            body = self.client.get(self.path("collaborators", login, "permission"))
+        except GitHubError as error:
+            if error.status == 404:
+                return "none"
+            raise
+        # role_name tells maintain and triage apart; `permission` folds them into write/read.
+        for key in ("role_name", "permission"):
+            value = body.get(key)
+            if value in PERMISSION_LEVELS:
+                return str(value)
+        return "none"
+
+    def add_reaction(self, comment_id: int, content: str = "eyes") -> None:
+        """React to an issue comment (GitHub answers 200 when the reaction exists already)."""
+        self.client.write("POST", self.path("issues", "comments", str(comment_id), "reactions"),
+                          {"content": content})
+
+    def reply(self, issue_number: int, body: str) -> int:
+        """Post a comment on an issue or pull request; return its id."""
+        created = self.client.write("POST", self.path("issues", str(issue_number), "comments"),
+                                    {"body": body})
+        return int(created["id"])
+
+    def run_jobs(self, run_id: int) -> list[dict[str, Any]]:
+        """Return a run's jobs as {id, name, status, conclusion, html_url}."""
+        jobs: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.client.get(self.path("actions", "runs", str(run_id), "jobs"),
+                                   per_page=100, page=page)
+            batch = body.get("jobs") or []
+            jobs += [{key: job.get(key) for key in ("id", "name", "status", "conclusion",
+                                                    "html_url")} for job in batch]
+            if len(batch) < 100 or len(jobs) >= int(body.get("total_count") or 0):
+                return jobs
+            page += 1
+
+    def read_file(self, ref: str, path: str) -> str | None:
+        """Return a file's text at `ref` through the contents API, or None when missing."""
+        try:
+            body = self.client.get(self.path("contents", path), ref=ref)
+        except GitHubError as error:
+            if error.status == 404:
+                return None
+            raise
+        if not isinstance(body, dict) or body.get("type") != "file":
+            return None
+        return base64.b64decode(body.get("content") or "").decode("utf-8", errors="replace")

@@ -1,0 +1,70 @@
+"""The tracking reporter: one comment per session on its issue, edited in place."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from service.adapters.db.models import SessionRow
+from service.adapters.db.store import Store
+from service.adapters.github.repo import RepoGitHub
+from service.adapters.github.tracking import marker, render_tracking_comment
+
+
+class TrackingReporter:
+    """Creates the tracking comment once (looking for its marker first) and edits it after."""
+
+    def __init__(self, repo: RepoGitHub, store: Store, retry_command: str = "/ccs retry",
+                 bot_login: str | None = None) -> None:
+        self.repo, self.store = repo, store
+        self.retry_command = retry_command
+        self.bot_login = bot_login
+        self._rendered: dict[str, str] = {}  # session id -> hash of the body GitHub holds
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def session_changed(self, session_id: str) -> None:
+        """Bring the session's tracking comment up to date (no call when nothing changed)."""
+        session = self.store.session(session_id)
+        if not session.issue_number:
+            return
+        with self._lock_for(session_id):
+            children = self.store.children(session_id, kind=None)
+            body = render_tracking_comment(session, children, self.retry_command)
+            digest = hashlib.sha256(body.encode()).hexdigest()
+            if self._rendered.get(session_id) == digest:
+                return
+            comment_id = session.tracking_comment_id or self._find(session)
+            if comment_id is None:
+                created = self.repo.client.write(
+                    "POST", self.repo.path("issues", str(session.issue_number), "comments"),
+                    {"body": body})
+                comment_id = int(created["id"])
+            else:
+                self.repo.client.write(
+                    "PATCH", self.repo.path("issues", "comments", str(comment_id)),
+                    {"body": body})
+            if session.tracking_comment_id != comment_id:
+                self.store.update_session(session_id, tracking_comment_id=comment_id)
+            self._rendered[session_id] = digest
+
+    def _lock_for(self, session_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(session_id, threading.Lock())
+
+    def _find(self, session: SessionRow) -> int | None:
+        """Look for a comment this session posted before (its marker opens the body)."""
+        wanted = marker(session.id)
+        page = 1
+        while True:
+            comments = self.repo.client.get(
+                self.repo.path("issues", str(session.issue_number), "comments"),
+                per_page=100, page=page)
+            for comment in comments:
+                author = (comment.get("user") or {}).get("login")
+                if (comment.get("body") or "").startswith(wanted) and (
+                        self.bot_login is None or author == self.bot_login):
+                    return int(comment["id"])
+            if len(comments) < 100:
+                return None
+            page += 1
