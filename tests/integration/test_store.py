@@ -1,0 +1,177 @@
+"""The Store on a SQLite file and on PostgreSQL: scoping, compare-and-set, migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from service.adapters.db.engine import make_engine, upgrade
+from service.adapters.db.models import ChildRow, SessionRow, utcnow
+from service.adapters.db.store import NotFound, Store
+from service.domain.states import ChildStatus, SessionStatus
+from tests.fakes.local import scratch_postgres
+
+S, C = SessionStatus, ChildStatus
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ccs.db'}"
+        engine = make_engine(url)
+        upgrade(url, engine)
+        upgrade(url, engine)  # migrations are safe to run again
+        yield Store(engine)
+        engine.dispose()
+        return
+    with scratch_postgres(request.getfixturevalue("postgres_url")) as url:
+        upgrade(url)
+        upgrade(url)
+        engine = make_engine(url)
+        yield Store(engine)
+        engine.dispose()
+
+
+def session_row(session_id: str = "0123abcdef", repository: str = "acme/shop",
+                status: SessionStatus = S.RUNNING) -> SessionRow:
+    return SessionRow(id=session_id, repository=repository, context="catalog",
+                      status=status.value, branch=f"ccs/catalog-{session_id}", base_ref="main",
+                      base_sha="a" * 40, manifest_path=".github/ccs.yml", round=1, message="")
+
+
+def child_row(child_id: str, component: str, position: int,
+              session_id: str = "0123abcdef") -> ChildRow:
+    return ChildRow(id=child_id, session_id=session_id, kind="component", component=component,
+                    position=position, spec={"name": component}, status=C.DISPATCHED.value,
+                    round=1, branch=f"ccs-child/{session_id}/{component}", attempts=0, message="")
+
+
+def test_migrations_create_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"sessions", "children", "interactions", "dispatches", "webhook_deliveries",
+            "seen_tokens", "installations"} <= tables
+
+
+def test_a_session_is_read_only_within_its_repository(store: Store) -> None:
+    store.add_session(session_row())
+    assert store.session("0123abcdef").repository == "acme/shop"
+    assert store.session("0123abcdef", repository="acme/shop").context == "catalog"
+    with pytest.raises(NotFound, match="in acme/other"):
+        store.session("0123abcdef", repository="acme/other")
+    with pytest.raises(NotFound):
+        store.session("ffffffffff")
+    assert store.sessions("acme/other") == []
+    assert [s.id for s in store.sessions("acme/shop")] == ["0123abcdef"]
+
+
+def test_sessions_list_newest_first_with_a_cursor(store: Store) -> None:
+    for n in range(3):
+        store.add_session(session_row(f"000000000{n}"))
+    newest_first = [s.id for s in store.sessions(None)]
+    assert newest_first == ["0000000002", "0000000001", "0000000000"]
+    second = store.sessions(None)[1]
+    assert [s.id for s in store.sessions(None, before=(second.created_at, second.id))] == [
+        "0000000000"]
+    assert store.sessions(None, status="complete") == []
+
+
+def test_move_session_follows_the_table(store: Store) -> None:
+    store.add_session(session_row(status=S.PENDING))
+    assert not store.move_session("0123abcdef", S.VALIDATING)  # pending → validating: no
+    assert store.move_session("0123abcdef", S.INITIALIZING)
+    assert store.move_session("0123abcdef", S.RUNNING, message="spawned")
+    assert store.session("0123abcdef").message == "spawned"
+    assert store.move_session("0123abcdef", S.VALIDATING)
+    assert not store.move_session("0123abcdef", S.VALIDATING)  # already there
+    assert not store.move_session("ffffffffff", S.CANCELLED)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_threads_race_to_validating_and_exactly_one_wins(store: Store, attempt: int) -> None:
+    store.add_session(session_row())
+    barrier = threading.Barrier(8)
+    wins: list[bool] = []
+
+    def race() -> None:
+        barrier.wait()
+        wins.append(store.move_session("0123abcdef", S.VALIDATING))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(wins) == [False] * 7 + [True]
+    assert store.session("0123abcdef").status == "validating"
+
+
+def test_children_in_spawn_order_and_status_counts(store: Store) -> None:
+    store.add_session(session_row())
+    store.add_children([child_row("c2", "pricing", 2), child_row("c0", "isbn", 0),
+                        child_row("c1", "money", 1)])
+    assert [c.component for c in store.children("0123abcdef")] == ["isbn", "money", "pricing"]
+    child, session = store.child_with_session("c1")
+    assert child.component == "money" and session.id == "0123abcdef"
+    with pytest.raises(NotFound):
+        store.child_with_session("nope")
+    assert store.move_child("c0", C.SUCCEEDED, commit="b" * 40)
+    assert store.child_status_counts("0123abcdef") == {"dispatched": 2, "succeeded": 1}
+
+
+def test_move_child_is_a_compare_and_set(store: Store) -> None:
+    store.add_session(session_row())
+    store.add_children([child_row("c0", "isbn", 0)])
+    assert not store.move_child("c0", C.PENDING)  # dispatched → pending is not in the table
+    assert not store.move_child("c0", C.SUCCEEDED, only_from=[C.RUNNING])
+    assert store.move_child("c0", C.SUCCEEDED, only_from=[C.DISPATCHED, C.RUNNING])
+    assert not store.move_child("c0", C.FAILED, only_from=[C.DISPATCHED, C.RUNNING])
+    assert store.move_child("c0", C.FAILED, only_from=[C.SUCCEEDED], message="scope")
+    assert store.child("c0").message == "scope"
+    with pytest.raises(Exception, match="cannot go from failed to succeeded"):
+        store.force_child(store.child("c0"), C.SUCCEEDED)
+
+
+def test_two_threads_race_one_result_and_exactly_one_is_recorded(store: Store) -> None:
+    store.add_session(session_row())
+    store.add_children([child_row("c0", "isbn", 0)])
+    barrier = threading.Barrier(2)
+    wins: list[tuple[str, bool]] = []
+
+    def report(target: ChildStatus) -> None:
+        barrier.wait()
+        wins.append((target.value, store.move_child("c0", target,
+                                                    only_from=[C.DISPATCHED, C.RUNNING])))
+
+    threads = [threading.Thread(target=report, args=(t,)) for t in (C.SUCCEEDED, C.FAILED)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    winners = [status for status, won in wins if won]
+    assert len(winners) == 1 and store.child("c0").status == winners[0]
+
+
+def test_silent_children(store: Store) -> None:
+    store.add_session(session_row())
+    store.add_children([child_row("c0", "isbn", 0), child_row("c1", "money", 1)])
+    store.move_child("c1", C.SUCCEEDED)
+    assert store.silent_children(utcnow() - timedelta(minutes=1)) == []
+    assert [c.id for c in store.silent_children(utcnow() + timedelta(minutes=1))] == ["c0"]
+
+
+def test_the_interaction_log_and_once_only_records(store: Store) -> None:
+    store.add_session(session_row())
+    store.log("0123abcdef", "spawn", ["isbn", "money"], "dispatched")
+    store.log("0123abcdef", "result", {"component": "isbn"}, "boom", ok=False)
+    log = store.interactions("0123abcdef")
+    assert [(i.step, i.command, i.ok) for i in log] == [
+        ("spawn", '["isbn", "money"]', True), ("result", '{"component": "isbn"}', False)]
+    assert store.record_delivery("d-1", "ping") is True
+    assert store.record_delivery("d-1", "ping") is False
+    assert store.record_token("jti-1", utcnow()) is True
+    assert store.record_token("jti-1", utcnow()) is False
