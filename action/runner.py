@@ -27,8 +27,10 @@ from action.report import (
 )
 from action.spec import CommandConfig, ComponentEntry, InputError, RunConfig, VerifyEntry
 
-# Never hand the job's own credentials to repository code.
-SECRET_ENV = ("CCS_JOB_TOKEN", "CCS_JOB_CALLBACK_TOKEN", "GIT_CONFIG_VALUE_0")
+# Never hand the job's own credentials to repository code: with the OIDC request token a
+# coder could sign a result for any child of the same run.
+SECRET_ENV = ("CCS_JOB_TOKEN", "CCS_JOB_CALLBACK_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+              "ACTIONS_ID_TOKEN_REQUEST_URL")
 
 
 class Console:

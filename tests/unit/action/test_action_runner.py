@@ -188,10 +188,12 @@ def test_placeholders_and_env_reach_the_coder(checkout, tmp_path) -> None:
     script.write_text(
         "import json, os, sys\n"
         f"json.dump({{'argv': sys.argv[1:], 'cwd': os.getcwd(), 'env': {{k: v for k, v in "
-        f"os.environ.items() if k.startswith('CCS_')}}}}, open({str(seen)!r}, 'w'))\n")
+        f"os.environ.items() if k.startswith(('CCS_', 'ACTIONS_'))}}}}, "
+        f"open({str(seen)!r}, 'w'))\n")
     argv = [sys.executable, str(script), "{context}/{component}", "{implementation}",
             "{attempt}", "{{literal}}"]
-    run_action(checkout, config(argv, attempts=1), env={"CCS_JOB_TOKEN": "secret-token"})
+    run_action(checkout, config(argv, attempts=1),
+               env={"CCS_JOB_TOKEN": "secret-token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t"})
     shown = json.loads(seen.read_text())
     assert shown["argv"] == ["accounts/hasher", "src/hasher.py", "1", "{literal}"]
     assert Path(shown["cwd"]).resolve() == checkout.resolve()
