@@ -14,9 +14,6 @@ from service.adapters.host_local import LocalHost
 from service.adapters.verifier_local import LocalVerifier
 from service.orchestrator.core import Orchestrator
 
-DEFAULT_PARALLEL = 8
-
-
 @dataclass
 class LocalRuntime:
     """Everything a local command needs, built once."""
@@ -59,7 +56,7 @@ def open_runtime(repo_path: Path, parallel: int | None = None) -> LocalRuntime:
     upgrade(url, engine)
     store = Store(engine)
     log_dir = ccs_dir(repo) / "logs"
-    executor = LocalExecutor(repo, store, parallel or DEFAULT_PARALLEL, log_dir)
+    executor = LocalExecutor(repo, store, parallel, log_dir)
     orchestrator = Orchestrator(
         store=store, git=repo, host=LocalHost(repo), executor=executor,
         verifier=LocalVerifier(repo, log_dir),

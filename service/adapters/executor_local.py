@@ -10,13 +10,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import Store
-from service.adapters.git_repo import GitRepository
+from service.adapters.git_repo import GitError, GitRepository
 from service.domain.states import ChildStatus
 from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
 
@@ -27,11 +29,12 @@ KILL_GRACE_SECONDS = 5.0
 class LocalExecutor:
     """Runs up to `parallel` children at once; results go to the bound result sink."""
 
-    def __init__(self, repo: GitRepository, store: Store, parallel: int, log_dir: Path) -> None:
+    def __init__(self, repo: GitRepository, store: Store, parallel: int | None,
+                 log_dir: Path) -> None:
         self.repo, self.store = repo, store
-        self.parallel = max(1, parallel)
+        self.default_parallel = parallel
         self.log_dir = log_dir
-        self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="ccs-child")
+        self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
@@ -43,7 +46,10 @@ class LocalExecutor:
         self._sink = sink
 
     def dispatch(self, session: SessionRow, children: list[ChildRow], config: JobConfig) -> None:
-        """Queue the children; each starts when a slot is free."""
+        """Queue the children; each starts when one of `session.parallel` slots is free."""
+        if self._pool is None:
+            workers = max(1, self.default_parallel or session.parallel or 1)
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccs-child")
         for child in children:
             if not self.store.move_child(child.id, ChildStatus.DISPATCHED,
                                          only_from=[ChildStatus.PENDING],
@@ -72,22 +78,31 @@ class LocalExecutor:
                 pending = [f for f in self._futures if not f.done()]
             if not pending:
                 return True
-            for future in pending:
-                try:
-                    future.result(timeout=timeout)
-                except TimeoutError:
-                    return False
+            _, not_done = futures_wait(pending, timeout=timeout)
+            if not_done:
+                return False
 
     def shutdown(self) -> None:
         """Release the worker threads."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, session: SessionRow, child: ChildRow, config: JobConfig) -> None:
         if self._stopping.is_set():
             return
-        result = self._run_child(session, child, config)
+        try:
+            result = self._run_child(session, child, config)
+        except Exception as error:  # noqa: BLE001 - a child must always report
+            self._note(child, traceback.format_exc())
+            result = failed_result(child, f"could not run the child: {type(error).__name__}: "
+                                   f"{error}")
         if self._sink is not None:
             self._sink(child.id, result)
+
+    def _note(self, child: ChildRow, text: str) -> None:
+        with contextlib.suppress(OSError), open(self.log_dir / f"{child.component}.log",
+                                                "a", encoding="utf-8") as log:
+            log.write(text)
 
     def _run_child(self, session: SessionRow, child: ChildRow, config: JobConfig) -> ChildResult:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +129,9 @@ class LocalExecutor:
                 return failed_result(child, f"the runner exited {process.returncode} without a "
                                      f"result; see {log_path}")
             return parse_result(json.loads(result_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError, InvalidResult) as error:
+        except (OSError, ValueError, InvalidResult, GitError) as error:
+            # A child that cannot start must still rest (failed), or the session never
+            # reaches Validate.
             return failed_result(child, f"could not run the child: {error}; see {log_path}")
         finally:
             with self._lock:

@@ -109,7 +109,8 @@ class Orchestrator:
             branch=make_session_branch(context, session_id),
             base_ref=base_ref, base_sha=base_sha, manifest_path=manifest_path,
             requested_components=list(components) if components else None, issue_number=issue,
-            requested_by=requested_by, source=source, push=push, parallel=parallel, round=1,
+            requested_by=requested_by, source=source, push=push,
+            parallel=parallel or manifest.parallel, round=1,
             message="",
         )
         self.store.add_session(session)
