@@ -14,6 +14,7 @@ from service.adapters.host_local import LocalHost
 from service.adapters.verifier_local import LocalVerifier
 from service.orchestrator.core import Orchestrator
 
+
 @dataclass
 class LocalRuntime:
     """Everything a local command needs, built once."""
