@@ -1,0 +1,121 @@
+"""`ccs serve`, `ccs worker` and `ccs db upgrade`: the service's processes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.config import Config, ConfigError, mask_url_password
+
+log = logging.getLogger("ccs.service")
+WORKER_STOP_SECONDS = 30
+IN_PROCESS_WORKER_THREADS = 2
+
+
+def _config() -> Config | None:
+    try:
+        config = Config.from_env()
+    except ConfigError as error:
+        print(f"ccs: {error}", file=sys.stderr)
+        return None
+    logging.basicConfig(level=config.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return config
+
+
+def db(args: argparse.Namespace) -> int:
+    """Apply every migration to the service database."""
+    from service.adapters.db.engine import upgrade
+
+    config = _config()
+    if config is None:
+        return 2
+    url = config.service_database_url()
+    upgrade(url)
+    print(f"database {mask_url_password(url)} is up to date")
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Consume the queue (and run the periodic reconcile) until SIGTERM or SIGINT."""
+    from service.tasks import worker_queue
+
+    config = _config()
+    if config is None:
+        return 2
+    queue = worker_queue(config)
+    # SIGTERM finishes the running tasks and stops (what process managers send).
+    consumer = queue.huey.create_consumer(workers=max(1, args.threads), worker_type="thread",
+                                          periodic=True, graceful_signal="TERM")
+    consumer.run()
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Migrate, start one queue worker process unless told not to, then run gunicorn."""
+    from service.adapters.db.engine import upgrade
+    from service.queue import is_redis
+
+    config = _config()
+    if config is None:
+        return 2
+    for problem in config.service_problems():
+        log.warning("%s", problem)
+    if config.auto_migrate:
+        upgrade(config.service_database_url())
+    consumer = None
+    if args.no_worker:
+        log.info("not consuming the queue (--no-worker): run `ccs worker` elsewhere")
+    elif is_redis(config):
+        log.info("Redis queue configured: run `ccs worker` processes to consume it")
+    else:
+        consumer = start_worker_process(IN_PROCESS_WORKER_THREADS)
+    try:
+        WebApplication({"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
+                        "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}).run()
+    finally:
+        stop_worker_process(consumer)
+    return 0
+
+
+def start_worker_process(threads: int) -> subprocess.Popen:
+    """Start `ccs worker` as one child process (so it runs once, not once per web worker)."""
+    command = [sys.executable, "-m", "service.cli", "worker", "--threads", str(threads)]
+    return subprocess.Popen(command)
+
+
+def stop_worker_process(process: subprocess.Popen | None) -> None:
+    """Ask the worker to finish its tasks and stop; kill it if it takes too long."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class WebApplication(BaseApplication):
+    """Gunicorn run from Python: every web worker builds its own app (and engine)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply our options to gunicorn's settings."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Return the WSGI app (called in each worker after fork)."""
+        from service.web.app import create_app
+
+        return create_app()

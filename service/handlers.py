@@ -1,0 +1,253 @@
+"""What each typed event and command does in service mode (run by queue tasks)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from service.adapters.db.models import ChildRow, SessionRow
+from service.adapters.db.store import NotFound, Store
+from service.adapters.git_repo import GitError
+from service.config import Config
+from service.domain import events as ev
+from service.domain.commands import (
+    HELP_TEXT,
+    CancelSession,
+    Command,
+    RetrySession,
+    ShowHelp,
+    ShowStatus,
+    StartSession,
+    context_from_label,
+    parse_comment,
+)
+from service.domain.manifest import ManifestError
+from service.domain.names import InvalidName, check_name, new_session_id, session_branch
+from service.domain.states import SessionStatus
+from service.domain.wire import ChildResult, TestCounts
+from service.orchestrator.core import Orchestrator
+from service.orchestrator.errors import BadInput
+
+log = logging.getLogger(__name__)
+WRITE_PERMISSIONS = ("admin", "maintain", "write")
+MANIFEST_PATH = ".github/ccs.yml"
+_EVENT_TYPES = {cls.__name__: cls for cls in (
+    ev.CommentCreated, ev.IssueLabeled, ev.WorkflowJobCompleted, ev.WorkflowRunCompleted,
+    ev.InstallationChanged, ev.Ignored)}
+
+
+class RepoGitHub(Protocol):
+    """The GitHub calls the handlers make for one repository."""
+
+    def default_branch(self) -> str: ...
+    def permission(self, login: str) -> str: ...
+    def add_reaction(self, comment_id: int, content: str = "eyes") -> None: ...
+    def reply(self, issue_number: int, body: str) -> None: ...
+
+
+class Runtime(Protocol):
+    """Builds the per-repository orchestrator and GitHub client (service/service_runtime.py)."""
+
+    def orchestrator(self, repository: str, installation_id: int | None) -> Orchestrator: ...
+    def github(self, repository: str, installation_id: int | None) -> RepoGitHub: ...
+
+
+def event_to_json(event: ev.Event) -> dict[str, Any]:
+    """Return a typed event as plain JSON-able data (for queue task arguments)."""
+    return {"type": type(event).__name__, "fields": dataclasses.asdict(event)}
+
+
+def event_from_json(data: dict[str, Any]) -> ev.Event:
+    """Rebuild a typed event from event_to_json's output."""
+    cls = _EVENT_TYPES[data["type"]]
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data["fields"].items()}
+    return cls(**fields)
+
+
+def quoted(text: str) -> str:
+    """Return `text` as a Markdown quote, so echoed messages never become markup."""
+    return "\n".join("> " + line for line in str(text).splitlines() or [""])
+
+
+class Handlers:
+    """Turns events into orchestrator calls and short replies on the issue."""
+
+    def __init__(self, config: Config, store: Store, runtime: Runtime) -> None:
+        self.config, self.store, self.runtime = config, store, runtime
+
+    def handle(self, event: ev.Event) -> None:
+        """Do what one event asks; unknown or ignored events do nothing."""
+        handler: Callable[[Any], None] | None = {
+            ev.CommentCreated: self.on_comment, ev.IssueLabeled: self.on_label,
+            ev.WorkflowJobCompleted: self.on_job_completed,
+            ev.WorkflowRunCompleted: self.on_run_completed,
+            ev.InstallationChanged: self.on_installation,
+        }.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    # Comments and labels ------------------------------------------------------------
+
+    def on_comment(self, event: ev.CommentCreated) -> None:
+        """Run the comment's /ccs commands if its author may write to the repository."""
+        lines = parse_comment(event.body, self.config.command_prefix)
+        if not lines:
+            return
+        github = self.runtime.github(event.repository, event.installation_id)
+        if not self._may_write(github, event.author, event.issue_number):
+            return
+        github.add_reaction(event.comment_id, "eyes")
+        replies = []
+        for line in lines:
+            command = line.to_command(repository=event.repository, issue=event.issue_number,
+                                      requested_by=event.author, source="comment")
+            reply = self.run_command(command, event.installation_id, github)
+            if reply:
+                replies.append(reply)
+        if replies:
+            # One comment for all the commands: fewer notifications and API calls.
+            github.reply(event.issue_number, "\n\n".join(replies))
+
+    def on_label(self, event: ev.IssueLabeled) -> None:
+        """Start a session when someone with write access adds `ccs:<context>`."""
+        context = context_from_label(event.label)
+        if context is None:
+            return
+        github = self.runtime.github(event.repository, event.installation_id)
+        if not self._may_write(github, event.sender, event.issue_number):
+            return
+        command = StartSession(repository=event.repository, context=context,
+                               issue=event.issue_number, requested_by=event.sender,
+                               source="label")
+        reply = self.run_command(command, event.installation_id, github)
+        if reply:
+            github.reply(event.issue_number, reply)
+
+    def _may_write(self, github: RepoGitHub, login: str, issue: int) -> bool:
+        if github.permission(login) in WRITE_PERMISSIONS:
+            return True
+        github.reply(issue, f"@{login} ccs commands need write access to this repository; "
+                            "nothing was started.")
+        return False
+
+    def run_command(self, command: Command, installation_id: int | None,
+                    github: RepoGitHub) -> str | None:
+        """Run one command; return the reply to post, or None when the session speaks."""
+        if isinstance(command, ShowHelp):
+            reason = f"{quoted(command.reason)}\n\n" if command.reason else ""
+            return reason + HELP_TEXT
+        orchestrator = self.runtime.orchestrator(command.repository, installation_id)
+        try:
+            if isinstance(command, StartSession):
+                orchestrator.start(
+                    repository=command.repository, context=command.context,
+                    base_ref=command.base or github.default_branch(),
+                    components=list(command.components) or None, issue=command.issue,
+                    requested_by=command.requested_by, source=command.source,
+                    installation_id=installation_id)
+            elif isinstance(command, ShowStatus):
+                return self._status(command)
+            elif isinstance(command, RetrySession):
+                orchestrator.retry(self._target(command).id, repository=command.repository)
+            elif isinstance(command, CancelSession):
+                orchestrator.cancel(self._target(command).id, repository=command.repository)
+        except BadInput as error:
+            return f"ccs could not do that:\n\n{quoted(str(error))}"
+        return None
+
+    def _target(self, command: RetrySession | CancelSession | ShowStatus) -> SessionRow:
+        if command.session_id:
+            try:
+                return self.store.session(command.session_id, command.repository)
+            except NotFound:
+                raise BadInput(f"no session {command.session_id} in {command.repository}",
+                               code="not_found", status=404) from None
+        found = self.store.sessions_for_issue(command.repository, command.issue or 0, 1)
+        if not found:
+            raise BadInput("this issue has no ccs session yet", code="not_found", status=404)
+        return found[0]
+
+    def _status(self, command: ShowStatus) -> str:
+        if command.session_id:
+            sessions = [self._target(command)]
+        else:
+            sessions = self.store.sessions_for_issue(command.repository, command.issue or 0)
+        if not sessions:
+            return "This issue has no ccs session yet."
+        lines = ["| session | context | status | branch |", "|---|---|---|---|"]
+        for session in sessions:
+            lines.append(f"| `{session.id}` | {session.context} | {session.status} | "
+                         f"`{session.branch}` |")
+        message = sessions[0].message
+        return "\n".join(lines) + (f"\n\n{quoted(message)}" if message else "")
+
+    # Lost results -------------------------------------------------------------------
+
+    def on_job_completed(self, event: ev.WorkflowJobCompleted) -> None:
+        """Fail a still-active child whose job ended without calling back."""
+        words = set(re.findall(r"[A-Za-z0-9_]+", event.job_name))
+        for child, session in self.store.active_children_of_run(event.repository,
+                                                                event.run_id):
+            name = "verify" if child.kind == "verify" else child.component
+            if child.id in words or name in words:
+                self._lost(child, session, event.conclusion, event.html_url)
+
+    def on_run_completed(self, event: ev.WorkflowRunCompleted) -> None:
+        """Fail every still-active child of a finished run (its callbacks were lost)."""
+        for child, session in self.store.active_children_of_run(event.repository,
+                                                                event.run_id):
+            self._lost(child, session, event.conclusion, event.html_url)
+
+    def _lost(self, child: ChildRow, session: SessionRow, conclusion: str | None,
+              url: str | None) -> None:
+        message = (f"the job ended ({conclusion or 'unknown'}) without reporting a result; "
+                   f"see {url or 'the workflow run'}")
+        result = ChildResult(status="failed", commit=None, branch=None,
+                             attempts=child.attempts, tests=TestCounts(), message=message,
+                             log_url=url)
+        orchestrator = self.runtime.orchestrator(session.repository, session.installation_id)
+        orchestrator.record_result(child.id, result, repository=session.repository)
+
+    def on_installation(self, event: ev.InstallationChanged) -> None:
+        """Keep the installation row (and the repositories it covers) current."""
+        active = event.action not in ("deleted", "suspend")
+        self.store.upsert_installation(event.installation_id, event.account, active,
+                                       event.repositories, event.repositories_removed)
+
+
+def record_session(orchestrator: Orchestrator, command: StartSession, *, base_ref: str,
+                   installation_id: int | None) -> SessionRow:
+    """Check a start request and record the session as pending (Initialize runs later)."""
+    try:
+        check_name("context", command.context)
+        for name in command.components:
+            check_name("component", name)
+    except InvalidName as error:
+        raise BadInput(str(error), code="invalid_name") from None
+    try:
+        base_sha = orchestrator.host.base_head(base_ref)
+    except GitError as error:
+        raise BadInput(f"base {base_ref!r} cannot be used: {error}", code="bad_base") from None
+    try:
+        orchestrator.manifest(base_sha, MANIFEST_PATH).components(
+            command.context, list(command.components) or None)
+    except ManifestError as error:
+        raise BadInput(str(error), code="unknown_context") from None
+    session_id = new_session_id()
+    session = SessionRow(
+        id=session_id, repository=command.repository, installation_id=installation_id,
+        context=command.context, status=SessionStatus.PENDING.value,
+        branch=session_branch(command.context, session_id), base_ref=base_ref,
+        base_sha=base_sha, manifest_path=MANIFEST_PATH,
+        requested_components=list(command.components) or None, issue_number=command.issue,
+        requested_by=command.requested_by, source=command.source, push=False, round=1,
+        message="")
+    orchestrator.store.add_session(session)
+    orchestrator.store.log(session_id, "start", {"context": command.context,
+                                                 "components": list(command.components),
+                                                 "base": base_ref, "source": command.source},
+                           f"recorded at base {base_sha[:12]}")
+    return session

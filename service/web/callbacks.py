@@ -1,0 +1,73 @@
+"""POST /api/v1/children/<child_id>/result: a child job reports its result (DESIGN §5, §6)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from service.adapters.db.models import ChildRow, SessionRow
+from service.adapters.db.store import NotFound
+from service.auth import AuthError, child_tokens
+from service.auth.api_token import bearer_token
+from service.auth.oidc import OidcClaims, check_binding
+from service.domain.wire import InvalidResult, parse_result
+from service.web.errors import ApiError
+from service.web.state import enqueue, metrics, services, verify_oidc
+
+bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/children/<child_id>/result")
+def child_result(child_id: str):
+    """Record the first result of a child (202); a later one gets 409."""
+    try:
+        return _child_result(child_id)
+    except (ApiError, AuthError) as error:
+        _count(error.code)
+        raise
+
+
+def _child_result(child_id: str):
+    s = services()
+    claims = _authenticate(child_id)
+    try:
+        child, session = s.store.child_with_session(child_id)
+    except NotFound:
+        raise ApiError(404, "not_found", f"no child {child_id!r}") from None
+    if claims is not None:
+        check_binding(claims, session.repository, child.run_id)
+    try:
+        result = parse_result(request.get_json(silent=True))
+    except InvalidResult as error:
+        raise ApiError(400, "bad_result", str(error)) from None
+    orchestrator = s.runtime.orchestrator(session.repository, session.installation_id)
+    outcome = orchestrator.record_result(child_id, result, repository=session.repository,
+                                         fan_in=False)
+    if outcome == "duplicate":
+        raise ApiError(409, "already_recorded",
+                       f"child {child_id} already has a result; the first one wins")
+    _fan_in(child, session)
+    _count("accepted")
+    return jsonify({"status": "accepted"}), 202
+
+
+def _authenticate(child_id: str) -> OidcClaims | None:
+    """Check the caller (raises AuthError); return the OIDC claims to bind, if any."""
+    config = services().config
+    if config.callback_auth == "token":
+        token = bearer_token(request.headers.get("Authorization"))
+        if not child_tokens.verify(config.callback_token_key(), child_id, token):
+            raise AuthError(401, "bad_child_token", "the child callback token is missing or "
+                                                    "wrong")
+        return None
+    return verify_oidc()
+
+
+def _fan_in(child: ChildRow, session: SessionRow) -> None:
+    # Validate/Finalize may take minutes: run them in a task; the CAS keeps it to one.
+    task = "continue_after_verify" if child.kind == "verify" else "fan_in"
+    enqueue(task, session.id)
+
+
+def _count(outcome: str) -> None:
+    metrics().count("ccs_callbacks_total", "Child result callbacks by outcome",
+                    outcome=outcome)

@@ -1,0 +1,84 @@
+"""Per-app objects the blueprints use: services, metrics and the cached OIDC verifier."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, request
+
+from service.adapters.db.models import utcnow
+from service.auth.api_token import bearer_token, check_bearer
+from service.auth.oidc import OidcClaims, OidcVerifier
+from service.tasks import Services
+from service.web.errors import ApiError
+from service.web.metrics import Metrics
+
+# Actions tokens live minutes; remembering their ids for a day outlasts any replay window.
+SEEN_TOKEN_RETENTION = timedelta(days=1)
+_verifier_lock = threading.Lock()
+
+
+def _ext() -> dict[str, Any]:
+    return current_app.extensions["ccs"]
+
+
+def services() -> Services:
+    """Return the app's services (config, store, runtime, queue)."""
+    return _ext()["services"]
+
+
+def metrics() -> Metrics:
+    """Return the app's metrics."""
+    return _ext()["metrics"]
+
+
+def enqueue(name: str, *args: Any) -> None:
+    """Hand a task to the queue."""
+    queue = services().queue
+    assert queue is not None, "services are built with a queue"
+    queue.enqueue(name, *args)
+
+
+def oidc_verifier() -> OidcVerifier:
+    """Return the app's OIDC verifier, built once (it caches the issuer's keys)."""
+    ext = _ext()
+    with _verifier_lock:
+        if ext.get("oidc") is None:
+            config = services().config
+            if not config.public_url:
+                raise ApiError(503, "oidc_unconfigured", "CCS_PUBLIC_URL is not set, so OIDC "
+                               "tokens (whose audience it is) cannot be checked")
+            ext["oidc"] = OidcVerifier(issuer=config.oidc_issuer, audience=config.public_url,
+                                       jwks_url=config.oidc_jwks_url)
+        return ext["oidc"]
+
+
+def verify_oidc() -> OidcClaims:
+    """Return the claims of the request's OIDC bearer token (raises AuthError 401)."""
+    store = services().store
+    token = bearer_token(request.headers.get("Authorization"))
+    return oidc_verifier().verify(
+        token, seen_jti=lambda jti: not store.record_token(jti, utcnow() + SEEN_TOKEN_RETENTION))
+
+
+def has_api_token() -> bool:
+    """Return True when the request carries CCS_API_TOKEN as a Bearer token or Basic password."""
+    expected = services().config.api_token
+    header = request.headers.get("Authorization")
+    if check_bearer(header, expected):
+        return True
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or expected is None or not expected.reveal():
+        return False
+    return hmac.compare_digest((auth.password or "").encode(), expected.reveal().encode())
+
+
+def require_api_token() -> None:
+    """Raise 401 unless the request carries CCS_API_TOKEN."""
+    if services().config.api_token is None:
+        raise ApiError(401, "api_disabled", "CCS_API_TOKEN is not set, so the API is closed")
+    if not has_api_token():
+        raise ApiError(401, "unauthorized", "send `Authorization: Bearer <CCS_API_TOKEN>`")
