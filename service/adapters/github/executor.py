@@ -185,16 +185,13 @@ class GitHubExecutor:
         run_id, run_url = run if run else (None, None)
         self.dispatches.mark(row.id, SENT, run_id, run_url)
         if run_id:
-            for child_id in row.child_ids:
-                self.store.update_child(child_id, run_id=run_id, run_url=run_url)
+            self.dispatches.record_run(row.child_ids, run_id, run_url)
         log.info("dispatched %s chunk %s (%d entries) as run %s", row.session_id, row.chunk,
                  len(row.child_ids), run_id)
 
     def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
         # Before the POST: a fast job's callback must find its child active, not pending.
-        for child_id in child_ids:
-            self.store.move_child(child_id, C.DISPATCHED, only_from=[C.PENDING],
-                                  start_sha=session.base_sha, dispatched_at=utcnow())
+        self.dispatches.mark_children_dispatched(child_ids, session.base_sha)
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
         self.dispatches.mark(row.id, FAILED)

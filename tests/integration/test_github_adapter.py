@@ -1,0 +1,314 @@
+"""The GitHub adapters against the test GitHub: real HTTP, real bare repositories."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from service.adapters.db.engine import make_engine, upgrade
+from service.adapters.db.store import Store
+from service.adapters.git_repo import GitError
+from service.adapters.github.client import ClientOptions, GitHubError
+from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
+from service.config import Config, Secret
+from service.domain.states import ChildStatus
+from service.service_runtime import ServiceRuntime
+from tests.fakes.github import FakeGitHub
+
+REPO = "octo/shop"
+TOKEN = "ghp_test_token"
+FAST = ClientOptions(backoff=0.01, secondary_rate_wait=1, seconds_between_requests=None,
+                     seconds_between_writes=None, run_lookup_tries=3, run_lookup_delay=0.05)
+
+
+def manifest(components: list[str], verify: bool = False) -> str:
+    """Return a manifest with one context `shop` of the given components."""
+    lines = ["version: 1", "paths:", "  design: docs/{context}/{component}.md",
+             "  implementation: src/{context}/{component}.py",
+             "  test: tests/{context}/test_{component}.py",
+             "coder: {command: [python, coder.py], attempts: 2}",
+             "test: {command: [python, -m, pytest, '{test}']}"]
+    if verify:
+        lines.append("verify: {command: [python, -m, pytest]}")
+    lines += ["contexts:", "  shop:", "    components:"]
+    lines += [f"      - name: {name}" for name in components]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def gh(tmp_path: Path) -> Iterator[FakeGitHub]:
+    """Serve a test GitHub whose jobs never run by themselves (the tests finish them)."""
+    with FakeGitHub.start(tmp_path, job_runner=None) as fake:
+        fake.create_repository(REPO, files={".github/ccs.yml": manifest(["cart", "till"]),
+                                            "README.md": "shop\n"})
+        fake.add_token(TOKEN)
+        fake.create_issue(REPO, title="Build the shop")
+        yield fake
+        assert fake.schema_errors == []
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    url = f"sqlite:///{tmp_path / 'ccs.db'}"
+    engine = make_engine(url)
+    upgrade(url, engine)
+    return Store(engine)
+
+
+def token_runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> ServiceRuntime:
+    config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
+                    public_url="https://ccs.test", workspace_dir=tmp_path / "workspace")
+    return ServiceRuntime(config, store, options=FAST)
+
+
+@pytest.fixture
+def runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> ServiceRuntime:
+    return token_runtime(gh, store, tmp_path)
+
+
+def dispatches(gh: FakeGitHub) -> list:
+    return gh.calls_to("POST", f"/repos/{REPO}/actions/workflows/ccs.yml/dispatches")
+
+
+def start(runtime: ServiceRuntime, issue: int | None = None):
+    return runtime.orchestrator(REPO).start(repository=REPO, context="shop", base_ref="main",
+                                            issue=issue, source="comment")
+
+
+# Auth and etiquette -----------------------------------------------------------------
+
+
+def test_token_client_reads_the_repository_and_permissions(gh: FakeGitHub,
+                                                           runtime: ServiceRuntime) -> None:
+    gh.add_user("alice", permission="maintain", repo=REPO)
+    repo = runtime.github(REPO)
+
+    assert repo.default_branch() == "main"
+    assert repo.permission("alice") == "maintain"
+    gh.add_user("bob")
+    assert repo.permission("bob") == "read"
+    assert repo.permission("ghost") == "none"
+    assert repo.read_file("main", "README.md") == "shop\n"
+    assert repo.read_file("main", "missing.txt") is None
+    assert runtime.github(REPO) is repo
+
+
+def test_app_auth_finds_the_installation_and_refreshes_its_token(tmp_path: Path,
+                                                                 store: Store) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    # Tokens live 21 s; PyGithub renews them 20 s before they expire.
+    with FakeGitHub.start(tmp_path, job_runner=None, token_ttl=21) as fake:
+        fake.create_repository(REPO, files={"README.md": "x"})
+        fake.register_app(4242, public_pem)
+        fake.add_installation(4242, "octo", [REPO], installation_id=77)
+        config = Config(github_api_url=fake.url, github_app_id=4242,
+                        github_private_key=Secret(private_pem),
+                        workspace_dir=tmp_path / "workspace")
+        runtime = ServiceRuntime(config, store, options=FAST)
+
+        repo = runtime.github(REPO)
+        assert repo.permission("octo") == "admin"
+        time.sleep(1.2)
+        assert repo.permission("octo") == "admin"
+        issue = fake.create_issue(REPO)
+        repo.reply(issue.number, "hello from the app")
+
+        assert fake.comments(REPO, issue.number)[-1].user.login == "ccs[bot]"
+        assert len(fake.calls_to("GET", f"/repos/{REPO}/installation")) == 1
+        assert len(fake.calls_to("POST", "/app/installations/77/access_tokens")) >= 2
+        assert runtime.github(REPO, installation_id=77).client is repo.client
+        assert fake.schema_errors == []
+
+
+def test_502_and_secondary_rate_limit_are_retried(gh: FakeGitHub,
+                                                  runtime: ServiceRuntime) -> None:
+    gh.fail_next("GET", f"/repos/{REPO}", 502)
+    gh.fail_secondary_rate_limit("POST", "/repos/*/issues/*/comments", retry_after=1)
+    repo = runtime.github(REPO)
+
+    assert repo.default_branch() == "main"
+    began = time.monotonic()
+    repo.reply(1, "after the limit")
+
+    assert time.monotonic() - began >= 1.0
+    assert [c.status for c in gh.calls_to("GET", f"/repos/{REPO}")] == [502, 200]
+    assert [c.status for c in gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")] == [
+        403, 201]
+
+
+def test_a_post_is_not_resent_after_a_server_error(gh: FakeGitHub,
+                                                   runtime: ServiceRuntime) -> None:
+    gh.fail_next("POST", "/repos/*/issues/*/comments", 502)
+
+    with pytest.raises(GitHubError) as failed:
+        runtime.github(REPO).reply(1, "maybe posted")
+
+    assert failed.value.status == 502 and TOKEN not in str(failed.value)
+    assert len(gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")) == 1
+
+
+# Host ---------------------------------------------------------------------------------
+
+
+def test_session_branch_is_created_then_moved(gh: FakeGitHub, runtime: ServiceRuntime) -> None:
+    session = start(runtime)
+    assert gh.branch_sha(REPO, session.branch) == gh.branch_sha(REPO, "main")
+
+    newer = gh.commit_files(REPO, "main", {"docs/fix.md": "fixed\n"})
+    host = runtime.orchestrator(REPO).host
+    host.set_session_branch(session, runtime.orchestrator(REPO).host.base_head("main"))
+    host.set_session_branch(session, newer)
+
+    assert gh.branch_sha(REPO, session.branch) == newer
+    assert len(gh.calls_to("POST", f"/repos/{REPO}/git/refs")) == 3
+    assert len(gh.calls_to("PATCH", f"/repos/{REPO}/git/refs/*")) == 1
+
+
+def test_publish_fast_forwards_only_and_pull_request_is_opened_once(
+        gh: FakeGitHub, runtime: ServiceRuntime) -> None:
+    session = start(runtime)
+    orchestrator = runtime.orchestrator(REPO)
+    git, host = orchestrator.git, orchestrator.host
+    base = session.base_sha
+    tree = git.merge_tree(base, base).tree
+    ahead = git.commit_tree(tree, [base], "ccs: implement shop")
+
+    host.publish(session, ahead)
+    host.publish(session, ahead)  # nothing to do the second time
+    assert gh.branch_sha(REPO, session.branch) == ahead
+    orphan = git.commit_tree(tree, [], "unrelated history")
+    with pytest.raises(GitError):
+        host.publish(session, orphan)
+    assert gh.branch_sha(REPO, session.branch) == ahead
+
+    first = host.open_pull_request(session, "Implement shop", "| component |", draft=True)
+    second = host.open_pull_request(session, "Implement shop", "| component |", draft=True)
+
+    assert first == second and first.endswith("/pull/2")
+    assert len(gh.calls_to("POST", f"/repos/{REPO}/pulls")) == 1
+    assert gh.pull_requests(REPO)[0].draft is True
+
+
+# Executor -----------------------------------------------------------------------------
+
+
+def test_dispatch_records_the_run_and_is_sent_once(gh: FakeGitHub, runtime: ServiceRuntime,
+                                                   store: Store) -> None:
+    session = start(runtime)
+    orchestrator = runtime.orchestrator(REPO)
+    (call,) = dispatches(gh)
+    inputs = call.json_body["inputs"]
+    run = gh.runs(REPO)[0]
+
+    assert call.json_body["ref"] == "main" and call.json_body["return_run_details"] is True
+    assert inputs["mode"] == "component" and inputs["callback"] == "https://ccs.test"
+    assert inputs["branch"] == session.branch
+    assert [e["component"] for e in json.loads(inputs["matrix"])["include"]] == ["cart", "till"]
+    children = store.children(session.id)
+    assert {(c.status, c.run_id) for c in children} == {("dispatched", run.id)}
+
+    config = orchestrator.manifest(session.base_sha, session.manifest_path).job_config()
+    orchestrator.executor.dispatch(session, children, config)
+    orchestrator.spawn(session.id)
+    assert len(dispatches(gh)) == 1
+
+
+def test_a_chunk_planned_before_a_crash_is_looked_up_not_resent(
+        gh: FakeGitHub, runtime: ServiceRuntime, store: Store) -> None:
+    session = start(runtime)
+    orchestrator = runtime.orchestrator(REPO)
+    log = DispatchLog(store)
+    (row,) = log.rows(session.id)
+    log.mark(row.id, PLANNED)  # as if the process died between the POST and recording it
+
+    config = orchestrator.manifest(session.base_sha, session.manifest_path).job_config()
+    orchestrator.executor.resume(session, config)
+
+    (row,) = log.rows(session.id)
+    assert (row.state, row.run_id) == (SENT, gh.runs(REPO)[0].id)
+    assert len(dispatches(gh)) == 1
+
+
+def test_without_run_details_the_run_is_found_by_name(gh: FakeGitHub, runtime: ServiceRuntime,
+                                                      store: Store) -> None:
+    gh.dispatch_details_unsupported = 422
+    session = start(runtime)
+
+    sent = dispatches(gh)
+    assert [c.status for c in sent] == [422, 204]
+    assert "return_run_details" not in sent[1].json_body
+    run = gh.runs(REPO)[0]
+    assert {c.run_id for c in store.children(session.id)} == {run.id}
+
+
+def test_300_components_take_two_dispatches(gh: FakeGitHub, runtime: ServiceRuntime,
+                                            store: Store) -> None:
+    names = [f"part_{n:03d}" for n in range(300)]
+    gh.commit_files(REPO, "main", {".github/ccs.yml": manifest(names)})
+    session = start(runtime)
+
+    sizes = [len(json.loads(c.json_body["inputs"]["matrix"])["include"])
+             for c in dispatches(gh)]
+    assert sizes == [256, 44]
+    runs = {c.run_id for c in store.children(session.id)}
+    assert len(runs) == 2 and None not in runs
+
+    runtime.orchestrator(REPO).cancel(session.id)
+    assert len(gh.calls_to("POST", f"/repos/{REPO}/actions/runs/*/cancel")) == 2
+
+
+def test_a_failed_dispatch_fails_its_children_with_a_message(
+        gh: FakeGitHub, runtime: ServiceRuntime, store: Store) -> None:
+    gh.fail_next("POST", "/repos/*/actions/workflows/*/dispatches", 404, times=2)
+    session = start(runtime)
+
+    after = runtime.orchestrator(REPO).store.session(session.id)
+    assert after.status == "needs_attention"
+    assert all(c.status == ChildStatus.FAILED for c in store.children(session.id))
+    assert "cannot dispatch the ccs.yml workflow" in after.message
+    assert "/ccs retry" in after.message
+
+
+# Tracking comment -------------------------------------------------------------------
+
+
+def test_tracking_comment_is_created_once_and_edited(gh: FakeGitHub, runtime: ServiceRuntime,
+                                                     store: Store) -> None:
+    session = start(runtime, issue=1)
+    reporter = runtime.orchestrator(REPO).reporter
+    (comment,) = gh.comments(REPO, 1)
+    assert comment.body.startswith(f"<!-- ccs:session:{session.id} -->")
+    assert store.session(session.id).tracking_comment_id == comment.id
+
+    patches = len(gh.calls_to("PATCH", "/repos/*/issues/comments/*"))
+    reporter.session_changed(session.id)  # nothing changed: no call at all
+    assert len(gh.calls_to("PATCH", "/repos/*/issues/comments/*")) == patches
+
+    runtime.orchestrator(REPO).cancel(session.id)
+    assert len(gh.comments(REPO, 1)) == 1
+    assert "cancelled" in gh.comments(REPO, 1)[0].body
+    assert len(gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")) == 1
+
+
+def test_tracking_comment_is_found_by_its_marker(gh: FakeGitHub, store: Store,
+                                                 tmp_path: Path) -> None:
+    first = token_runtime(gh, store, tmp_path)
+    session = start(first, issue=1)
+    store.update_session(session.id, tracking_comment_id=None)  # as if it was never recorded
+
+    fresh = token_runtime(gh, store, tmp_path)  # a new process: nothing cached
+    fresh.orchestrator(REPO).reporter.session_changed(session.id)
+
+    assert len(gh.comments(REPO, 1)) == 1
+    assert store.session(session.id).tracking_comment_id == gh.comments(REPO, 1)[0].id
