@@ -312,3 +312,30 @@ def test_tracking_comment_is_found_by_its_marker(gh: FakeGitHub, store: Store,
 
     assert len(gh.comments(REPO, 1)) == 1
     assert store.session(session.id).tracking_comment_id == gh.comments(REPO, 1)[0].id
+
+
+def test_an_exhausted_rate_limit_waits_for_the_reset(gh: FakeGitHub,
+                                                     runtime: ServiceRuntime) -> None:
+    gh.fail_next("GET", f"/repos/{REPO}", 403, headers={
+        "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 2)},
+        body={"message": "API rate limit exceeded for user ID 1."})
+    began = time.monotonic()
+
+    assert runtime.github(REPO).default_branch() == "main"
+    assert time.monotonic() - began >= 1.0  # PyGithub waits until the reset (+1 s)
+    assert [c.status for c in gh.calls_to("GET", f"/repos/{REPO}")] == [403, 200]
+
+
+def test_git_errors_never_show_the_token(gh: FakeGitHub, runtime: ServiceRuntime,
+                                         tmp_path: Path) -> None:
+    from service.adapters.mirror import Mirror
+
+    mirror = Mirror(tmp_path / "ws", REPO, lambda: f"{gh.url}/{REPO}.git", lambda: TOKEN)
+
+    with pytest.raises(GitError) as failed:
+        mirror.fetch_branch("main")
+
+    assert TOKEN not in str(failed.value)
+    env, secrets = mirror._auth(f"{gh.url}/{REPO}.git")
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraheader" and TOKEN in secrets
+    assert mirror._auth(gh.clone_url(REPO)) == ({"GIT_TERMINAL_PROMPT": "0"}, ())
