@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,10 @@ class GitRepository:
         self.git_dir = Path(self.repo.git_dir)
         self._redact = tuple(r for r in redact if r)
         self._identity: list[str] | None = None
+        # Concurrent `git worktree add`/`remove` in one repository race inside git (2.39:
+        # "failed to read .git/worktrees/<name>/commondir", "index.lock: File exists" when two
+        # adds pick the same admin name), so this object's worktree changes take turns.
+        self._worktrees = threading.Lock()
 
     # Low-level ---------------------------------------------------------------------
 
@@ -202,11 +207,13 @@ class GitRepository:
 
     def add_worktree(self, path: Path, sha: str) -> None:
         """Check `sha` out, detached, in a new worktree at `path`."""
-        self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
+        with self._worktrees:
+            self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
 
     def remove_worktree(self, path: Path) -> None:
         """Remove a worktree and forget it, even if the child left it dirty."""
-        self.run("worktree", "remove", "--force", str(path), ok=(0, 128))
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-        self.run("worktree", "prune", ok=(0, 128))
+        with self._worktrees:
+            self.run("worktree", "remove", "--force", str(path), ok=(0, 128))
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            self.run("worktree", "prune", ok=(0, 128))
