@@ -13,6 +13,7 @@ from service.adapters.github import chunks as plan
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import FAILED, PLANNED, SENT, DispatchLog
 from service.adapters.github.repo import RepoGitHub
+from service.domain.names import staging_branch
 from service.domain.states import ChildStatus
 from service.domain.wire import JobConfig
 
@@ -113,7 +114,8 @@ class GitHubExecutor:
             self._sent(row, found)
             return
         if row.mode == "verify":
-            entries = [{"child": row.child_ids[0], "component": "verify", "ref": verify_ref}]
+            ref = verify_ref or staging_branch(session.id)
+            entries = [{"child": row.child_ids[0], "component": "verify", "ref": ref}]
         else:
             by_id = {c.id: c for c in self.store.children(session.id)}
             entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
