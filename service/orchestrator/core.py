@@ -307,6 +307,13 @@ class Orchestrator:
         if status in (S.PENDING, S.INITIALIZING):
             self.initialize(session_id)
         elif status == S.RUNNING:
+            session = self.store.session(session_id)
+            resume = getattr(self.executor, "resume", None)
+            if resume is not None:
+                # A crash between recording a dispatch and sending it leaves children
+                # dispatched with no job; the executor knows which sends are unfinished.
+                resume(session, self.manifest(session.base_sha, session.manifest_path)
+                       .job_config())
             self.spawn(session_id)
         elif status == S.VALIDATING:
             self.validate(session_id)

@@ -25,8 +25,8 @@ class Git(Protocol):
 class Host(Protocol):
     """Where the session's branches live and how a finished session is published."""
 
-    def base_head(self, session: SessionRow) -> str:
-        """Return the base branch's current head, fetching it first where needed."""
+    def base_head(self, ref: str) -> str:
+        """Return the commit the base ref names now, fetching it first where needed."""
 
     def prepare_children(self, session: SessionRow, children: list[ChildRow]) -> None:
         """Make the children's commits readable through Git (fetch them, in service mode)."""
@@ -50,6 +50,8 @@ class Executor(Protocol):
 
     def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
         """Stop the given children if they are still running."""
+
+    # Optional: `resume(session, config)` finishes sends a crash left half-done.
 
 
 class Verifier(Protocol):
