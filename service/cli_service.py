@@ -65,6 +65,7 @@ def serve(args: argparse.Namespace) -> int:
     config = _config()
     if config is None:
         return 2
+    log.info("settings: %s", config.describe())  # secrets and URL passwords masked
     for problem in config.service_problems():
         log.warning("%s", problem)
     if config.auto_migrate:
