@@ -63,8 +63,8 @@ class ChildResult:
         """Return the wire-format dict."""
         body = asdict(self)
         body["changed_files"] = list(self.changed_files)
-        return {key: value for key, value in body.items() if value is not None or key in (
-            "commit", "branch")}
+        keep_null = ("commit", "branch")
+        return {k: v for k, v in body.items() if v is not None or k in keep_null}
 
 
 def _int(body: dict, key: str, default: int | None = 0) -> int | None:
@@ -95,7 +95,8 @@ def parse_result(body: Any) -> ChildResult:
     tests_body = body.get("tests") or {}
     if not isinstance(tests_body, dict):
         raise InvalidResult("result field 'tests' must be an object")
-    tests = TestCounts(**{k: _int(tests_body, k) for k in ("passed", "failed", "errors", "skipped")})
+    counts = {k: _int(tests_body, k) for k in ("passed", "failed", "errors", "skipped")}
+    tests = TestCounts(**counts)
     changed = body.get("changed_files") or []
     if not isinstance(changed, list) or not all(isinstance(p, str) for p in changed):
         raise InvalidResult("result field 'changed_files' must be a list of paths")
