@@ -291,12 +291,13 @@ class Orchestrator:
         if session.status in (S.COMPLETE, S.CANCELLED):
             return session
         self.store.move_session(session_id, S.CANCELLED, message="cancelled")
+        # Mark the children first: a job stopped by executor.cancel reports a failure at
+        # once, and that result must find its child already cancelled (a duplicate).
         active = [c for c in self.store.children(session_id, kind=None)
-                  if C(c.status) in (*CHILD_ACTIVE, C.PENDING)]
+                  if C(c.status) in (*CHILD_ACTIVE, C.PENDING)
+                  and self.store.move_child(c.id, C.CANCELLED, message="cancelled")]
         if active:
             self.executor.cancel(session, active)
-        for child in active:
-            self.store.move_child(child.id, C.CANCELLED, message="cancelled")
         self.store.log(session_id, "cancel", "", f"cancelled {len(active)} child(ren)")
         self.reporter.session_changed(session_id)
         return self.store.session(session_id)
