@@ -22,7 +22,9 @@ WORKFLOW_INPUTS = {
     "mode": "component or verify",
     "config": "JSON: setup, coder, test and verify commands and attempts",
     "matrix": "JSON: {\"include\": [one entry per component]}",
+    "max-parallel": "most component jobs at once (from the manifest: parallel)",
 }
+OPTIONAL_INPUTS = {"branch": "", "mode": "component", "max-parallel": "8"}
 
 
 class ScaffoldExists(Exception):
@@ -112,11 +114,11 @@ def workflow_text() -> str:
         lines += [
             f"      {name}:",
             f"        description: '{description}'",
-            f"        required: {'false' if name in ('branch', 'mode') else 'true'}",
+            f"        required: {'false' if name in OPTIONAL_INPUTS else 'true'}",
             "        type: string",
         ]
-        if name in ("branch", "mode"):
-            lines.append(f"        default: '{'component' if name == 'mode' else ''}'")
+        if name in OPTIONAL_INPUTS:
+            lines.append(f"        default: '{OPTIONAL_INPUTS[name]}'")
     lines += [
         "permissions: {}",
         "jobs:",

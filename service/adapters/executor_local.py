@@ -24,6 +24,13 @@ from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCount
 
 ResultSink = Callable[[str, ChildResult], object]
 KILL_GRACE_SECONDS = 5.0
+# Import the runner from this checkout without putting ccs on the children's PYTHONPATH,
+# where it could shadow a package of the user's own called `action` or `service`.
+_CCS_ROOT = str(Path(__file__).resolve().parents[2])
+RUNNER_BOOTSTRAP = (
+    f"import sys; sys.path.insert(0, {_CCS_ROOT!r}); from action.__main__ import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 class LocalExecutor:
@@ -151,7 +158,7 @@ def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, work
              "child_branch": child.branch, "design": spec["design"],
              "implementation": spec["implementation"], "test": spec["test"],
              "allow": list(spec.get("allow") or [])}
-    return [sys.executable, "-m", "action", "run", "--entry", json.dumps(entry),
+    return [sys.executable, "-c", RUNNER_BOOTSTRAP, "run", "--entry", json.dumps(entry),
             "--config", json.dumps(config.to_json()), "--session", session.id,
             "--workdir", str(worktree), "--result", str(result_file)]
 
@@ -162,9 +169,6 @@ def child_environment() -> dict[str, str]:
     # `python` in a manifest command means the interpreter ccs runs under (its venv).
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    action_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = action_root + (os.pathsep + env["PYTHONPATH"]
-                                       if env.get("PYTHONPATH") else "")
     return env
 
 

@@ -69,12 +69,14 @@ def plan_chunks(entries: list[dict[str, Any]], fixed_chars: int,
 
 
 def dispatch_inputs(session: str, branch: str, callback: str, mode: str, config: str,
-                    entries: list[dict[str, Any]]) -> dict[str, str]:
+                    entries: list[dict[str, Any]], max_parallel: int = 8) -> dict[str, str]:
     """Return the workflow_dispatch inputs (all strings, as GitHub requires)."""
     return {"session": session, "branch": branch, "callback": callback, "mode": mode,
-            "config": config, "matrix": matrix_input(entries)}
+            "config": config, "matrix": matrix_input(entries),
+            "max-parallel": str(max_parallel)}
 
 
 def fixed_input_chars(session: str, branch: str, callback: str, mode: str, config: str) -> int:
     """Return the characters the non-matrix inputs take."""
-    return sum(len(value) for value in (session, branch, callback, mode, config))
+    # Four characters cover the max-parallel input's value.
+    return sum(len(value) for value in (session, branch, callback, mode, config)) + 4

@@ -129,7 +129,7 @@ class GitHubExecutor:
                                "report back")
             return
         inputs = plan.dispatch_inputs(session.id, session.branch, self.callback_url, mode,
-                                      config_json, entries)
+                                      config_json, entries, session.parallel or 8)
         path = self.repo.path("actions", "workflows", self.workflow, "dispatches")
         body = {"ref": self.repo.default_branch(), "inputs": inputs}
         try:
