@@ -60,7 +60,9 @@ def test_workflow_calls_the_reusable_workflow_with_every_input(tmp_path: Path) -
     workflow = yaml.safe_load((tmp_path / WORKFLOW_PATH).read_text())
     assert workflow["run-name"] == "ccs ${{ inputs.session }}"
     inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as true
-    assert set(inputs) == {"session", "branch", "callback", "mode", "config", "matrix"}
+    assert set(inputs) == {"session", "branch", "callback", "mode", "config", "matrix",
+                           "max-parallel"}
+    assert inputs["max-parallel"]["default"] == "8"
     assert all(spec["type"] == "string" for spec in inputs.values())
     job = workflow["jobs"]["ccs"]
     assert job["uses"] == REUSABLE_WORKFLOW == "ccs-dev/ccs/.github/workflows/ccs.yml@v1"
