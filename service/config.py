@@ -87,6 +87,8 @@ class Config:
     bot_login: str | None = None
     reconcile_interval: int = DEFAULT_RECONCILE_INTERVAL
     log_level: str = "INFO"
+    # PyGithub's spacing between requests (0.25 s) and writes (1 s); off for test GitHubs.
+    github_throttle: bool = True
 
     def __post_init__(self) -> None:
         if self.callback_auth not in CALLBACK_AUTH_MODES:
@@ -241,6 +243,7 @@ def _read(environ: Mapping[str, str]) -> dict[str, Any]:
         "reconcile_interval": _positive_int("CCS_RECONCILE_INTERVAL",
                                             get("CCS_RECONCILE_INTERVAL"),
                                             DEFAULT_RECONCILE_INTERVAL),
+        "github_throttle": _bool("CCS_GITHUB_THROTTLE", get("CCS_GITHUB_THROTTLE"), True),
         "log_level": _choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
                              _LOG_LEVELS),
     }

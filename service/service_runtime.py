@@ -25,7 +25,7 @@ class ServiceRuntime:
     def __init__(self, config: Config, store: Store, gateway: GitHubGateway | None = None,
                  options: ClientOptions | None = None) -> None:
         self.config, self.store = config, store
-        self.options = options or (gateway.options if gateway else ClientOptions())
+        self.options = options or (gateway.options if gateway else _client_options(config))
         self.gateway = gateway or GitHubGateway(config, self.options)
         self.retry_command = f"{config.command_prefix} retry"
         self._repos: dict[tuple[str, str], RepoGitHub] = {}
@@ -65,3 +65,10 @@ class ServiceRuntime:
         )
         with self._lock:
             return self._orchestrators.setdefault(key, orchestrator)
+
+
+def _client_options(config: Config) -> ClientOptions:
+    """Return the GitHub client options CCS_GITHUB_THROTTLE asks for."""
+    if config.github_throttle:
+        return ClientOptions()
+    return ClientOptions(seconds_between_requests=None, seconds_between_writes=None)
