@@ -11,7 +11,7 @@ from typing import Any
 from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
 from service.config import Config
-from service.domain.states import ChildStatus, SessionStatus
+from service.domain.states import SessionStatus
 from service.handlers import Handlers, Runtime, event_from_json
 from service.orchestrator.core import Orchestrator
 from service.orchestrator.errors import BadInput
@@ -164,26 +164,17 @@ def reconcile(s: Services) -> None:
 
 
 def time_out_silent_children(s: Services) -> list[str]:
-    """Mark children silent past CCS_CHILD_TIMEOUT timed out, each with its repo's orchestrator.
+    """Mark children silent past CCS_CHILD_TIMEOUT timed out, per repository.
 
-    Orchestrator.time_out_silent_children scans every repository with one orchestrator, but
-    fan-in needs the git mirror of the child's own repository, so group by session here.
+    Fan-in after a timeout needs the git mirror of the child's own repository, so each
+    repository's children go through that repository's orchestrator.
     """
     timeout = s.config.child_timeout
-    timed_out = []
-    for child in s.store.silent_children(utcnow() - timedelta(seconds=timeout)):
-        orchestrator = _orchestrator(s, child.session_id)
-        message = (f"{child.component}: no result after {timeout} s; the job may have died. "
-                   "Retry to run it again.")
-        if orchestrator is None or not s.store.move_child(
-                child.id, ChildStatus.TIMED_OUT, message=message, finished_at=utcnow()):
-            continue
-        timed_out.append(child.id)
-        s.store.log(child.session_id, "timeout", child.component, message, ok=False)
-        if child.kind == "verify":
-            orchestrator._rest(child.session_id, S.NEEDS_ATTENTION, message)
-        else:
-            orchestrator.after_child_change(child.session_id)
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    timed_out: list[str] = []
+    for repository, installation_id in s.store.repositories_with_silent_children(cutoff):
+        orchestrator = s.runtime.orchestrator(repository, installation_id)
+        timed_out += orchestrator.time_out_silent_children(timeout, repository=repository)
     return timed_out
 
 

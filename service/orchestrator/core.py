@@ -321,12 +321,12 @@ class Orchestrator:
         elif status == S.FINALIZING:
             self.finalizer.finalize(session_id)
 
-    def time_out_silent_children(self, timeout_seconds: int,
-                                 now: datetime | None = None) -> list[str]:
+    def time_out_silent_children(self, timeout_seconds: int, now: datetime | None = None,
+                                 repository: str | None = None) -> list[str]:
         """Mark children silent for longer than the timeout as timed out; return their ids."""
         cutoff = (now or utcnow()) - timedelta(seconds=timeout_seconds)
         timed_out = []
-        for child in self.store.silent_children(cutoff):
+        for child in self.store.silent_children(cutoff, repository):
             message = (f"{child.component}: no result after {timeout_seconds} s; the job may "
                        "have died. Retry to run it again.")
             if self.store.move_child(child.id, C.TIMED_OUT, message=message,

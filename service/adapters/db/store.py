@@ -198,15 +198,29 @@ class Store:
             ).all()
         return {status: count for status, count in rows}
 
-    def silent_children(self, older_than: datetime) -> list[ChildRow]:
+    def silent_children(self, older_than: datetime,
+                        repository: str | None = None) -> list[ChildRow]:
         """Return dispatched or running children not heard from since `older_than`."""
         active = [ChildStatus.DISPATCHED.value, ChildStatus.RUNNING.value]
+        query = select(ChildRow).where(ChildRow.status.in_(active),
+                                       ChildRow.updated_at < older_than)
+        if repository is not None:
+            query = query.join(SessionRow, SessionRow.id == ChildRow.session_id).where(
+                SessionRow.repository == repository)
         with self.unit() as db:
-            return list(db.scalars(
-                select(ChildRow).where(
-                    ChildRow.status.in_(active), ChildRow.updated_at < older_than
-                )
-            ))
+            return list(db.scalars(query))
+
+    def repositories_with_silent_children(self, older_than: datetime
+                                          ) -> list[tuple[str, int | None]]:
+        """Return (repository, installation id) of every repository with a silent child."""
+        active = [ChildStatus.DISPATCHED.value, ChildStatus.RUNNING.value]
+        with self.unit() as db:
+            rows = db.execute(
+                select(SessionRow.repository, SessionRow.installation_id).distinct()
+                .join(ChildRow, ChildRow.session_id == SessionRow.id)
+                .where(ChildRow.status.in_(active), ChildRow.updated_at < older_than)
+            ).all()
+        return [(repository, installation) for repository, installation in rows]
 
     # Interactions -------------------------------------------------------------------
 
