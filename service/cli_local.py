@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,7 @@ def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
         return _reject(args, str(error))
     progress = Progress()
     session_id = None
+    _stop_on_sigterm()
     try:
         session = start(runtime)
         session_id = session.id
@@ -148,6 +151,15 @@ def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
         return EXIT_OK if session.status == SessionStatus.COMPLETE else EXIT_ATTENTION
     finally:
         runtime.close()
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so children are stopped and marked cancelled."""
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
