@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.db.store import NotFound, Store
-from service.adapters.git_repo import GitError
 from service.config import Config
 from service.domain import events as ev
 from service.domain.commands import (
@@ -24,9 +23,6 @@ from service.domain.commands import (
     context_from_label,
     parse_comment,
 )
-from service.domain.manifest import ManifestError
-from service.domain.names import InvalidName, check_name, new_session_id, session_branch
-from service.domain.states import SessionStatus
 from service.domain.wire import ChildResult, TestCounts
 from service.orchestrator.core import Orchestrator
 from service.orchestrator.errors import BadInput
@@ -221,33 +217,8 @@ class Handlers:
 def record_session(orchestrator: Orchestrator, command: StartSession, *, base_ref: str,
                    installation_id: int | None) -> SessionRow:
     """Check a start request and record the session as pending (Initialize runs later)."""
-    try:
-        check_name("context", command.context)
-        for name in command.components:
-            check_name("component", name)
-    except InvalidName as error:
-        raise BadInput(str(error), code="invalid_name") from None
-    try:
-        base_sha = orchestrator.host.base_head(base_ref)
-    except GitError as error:
-        raise BadInput(f"base {base_ref!r} cannot be used: {error}", code="bad_base") from None
-    try:
-        orchestrator.manifest(base_sha, MANIFEST_PATH).components(
-            command.context, list(command.components) or None)
-    except ManifestError as error:
-        raise BadInput(str(error), code="unknown_context") from None
-    session_id = new_session_id()
-    session = SessionRow(
-        id=session_id, repository=command.repository, installation_id=installation_id,
-        context=command.context, status=SessionStatus.PENDING.value,
-        branch=session_branch(command.context, session_id), base_ref=base_ref,
-        base_sha=base_sha, manifest_path=MANIFEST_PATH,
-        requested_components=list(command.components) or None, issue_number=command.issue,
-        requested_by=command.requested_by, source=command.source, push=False, round=1,
-        message="")
-    orchestrator.store.add_session(session)
-    orchestrator.store.log(session_id, "start", {"context": command.context,
-                                                 "components": list(command.components),
-                                                 "base": base_ref, "source": command.source},
-                           f"recorded at base {base_sha[:12]}")
-    return session
+    return orchestrator.record(
+        repository=command.repository, context=command.context, base_ref=base_ref,
+        components=list(command.components) or None, manifest_path=MANIFEST_PATH,
+        issue=command.issue, requested_by=command.requested_by, source=command.source,
+        installation_id=installation_id)

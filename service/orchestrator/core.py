@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import NotFound, Store
@@ -70,7 +71,16 @@ class Orchestrator:
 
     # Start --------------------------------------------------------------------------
 
-    def start(
+    def start(self, **request: Any) -> SessionRow:
+        """Check the request, record the session and run Initialize and Spawn.
+
+        Takes the keyword arguments of `record`.
+        """
+        session = self.record(**request)
+        self.initialize(session.id)
+        return self.store.session(session.id)
+
+    def record(
         self,
         *,
         repository: str,
@@ -84,9 +94,8 @@ class Orchestrator:
         requested_by: str | None = None,
         source: str = "cli",
         installation_id: int | None = None,
-        session_id: str | None = None,
     ) -> SessionRow:
-        """Check the request, record the session and run Initialize and Spawn."""
+        """Check a start request and record the session as pending; raise BadInput if bad."""
         try:
             check_name("context", context)
             for name in components or []:
@@ -102,7 +111,7 @@ class Orchestrator:
             manifest.components(context, components)
         except ManifestError as error:
             raise BadInput(str(error), code="unknown_context") from None
-        session_id = session_id or new_session_id()
+        session_id = new_session_id()
         session = SessionRow(
             id=session_id, repository=repository, installation_id=installation_id,
             context=context, status=S.PENDING.value,
@@ -110,15 +119,13 @@ class Orchestrator:
             base_ref=base_ref, base_sha=base_sha, manifest_path=manifest_path,
             requested_components=list(components) if components else None, issue_number=issue,
             requested_by=requested_by, source=source, push=push,
-            parallel=parallel or manifest.parallel, round=1,
-            message="",
+            parallel=parallel or manifest.parallel, round=1, message="",
         )
         self.store.add_session(session)
         self.store.log(session.id, "start", {"context": context, "components": components,
                                              "base": base_ref, "source": source},
                        f"recorded at base {base_sha[:12]}")
-        self.initialize(session.id)
-        return self.store.session(session.id)
+        return session
 
     def initialize(self, session_id: str) -> None:
         """Create the session branch and the children, then spawn (resumable)."""
