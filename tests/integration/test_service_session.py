@@ -70,6 +70,23 @@ class CallbackServer:
         self.server.server_close()
 
 
+def service_orchestrator(tmp_path: Path, gh: FakeGitHub,
+                         callback: CallbackServer) -> tuple[Store, Orchestrator]:
+    """Return a store and REPO's orchestrator wired to the test GitHub and the callback."""
+    url = f"sqlite:///{tmp_path / 'ccs.db'}"
+    engine = make_engine(url)
+    upgrade(url, engine)
+    store = Store(engine)
+    config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
+                    public_url=callback.url, workspace_dir=tmp_path / "workspace")
+    runtime = ServiceRuntime(config, store, options=ClientOptions(
+        backoff=0.01, seconds_between_requests=None, seconds_between_writes=None,
+        run_lookup_delay=0.05))
+    orchestrator = runtime.orchestrator(REPO)
+    callback.orchestrator = orchestrator
+    return store, orchestrator
+
+
 @pytest.fixture
 def callback() -> Iterator[CallbackServer]:
     server = CallbackServer()
@@ -83,17 +100,7 @@ def test_bookshop_session_runs_on_actions_and_opens_a_pull_request(
         gh.create_repository(REPO, files=bookshop_files())
         gh.add_token(TOKEN)
         issue = gh.create_issue(REPO, title="Implement the catalog")
-        url = f"sqlite:///{tmp_path / 'ccs.db'}"
-        engine = make_engine(url)
-        upgrade(url, engine)
-        store = Store(engine)
-        config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
-                        public_url=callback.url, workspace_dir=tmp_path / "workspace")
-        runtime = ServiceRuntime(config, store, options=ClientOptions(
-            backoff=0.01, seconds_between_requests=None, seconds_between_writes=None,
-            run_lookup_delay=0.05))
-        orchestrator = runtime.orchestrator(REPO)
-        callback.orchestrator = orchestrator
+        store, orchestrator = service_orchestrator(tmp_path, gh, callback)
 
         session = orchestrator.start(repository=REPO, context="catalog", base_ref="main",
                                      issue=issue.number, source="comment")

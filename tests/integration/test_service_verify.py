@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters.db.engine import make_engine, upgrade
-from service.adapters.db.store import Store
-from service.adapters.github.client import ClientOptions
-from service.config import Config, Secret
-from service.service_runtime import ServiceRuntime
 from tests.fakes.github import FakeGitHub
-from tests.integration.test_service_session import REPO, TOKEN, CallbackServer, bookshop_files
+from tests.integration.test_service_session import (
+    REPO,
+    TOKEN,
+    CallbackServer,
+    bookshop_files,
+    service_orchestrator,
+)
 
 # Each component's own tests pass; only the whole suite on the merged tree sees this one.
 FAILING_SUITE_TEST = '''
@@ -39,17 +40,7 @@ def test_failing_verify_holds_the_pull_request_back(tmp_path: Path,
         gh.add_token(TOKEN)
         issue = gh.create_issue(REPO, title="Implement the catalog")
         base_sha = gh.branch_sha(REPO, "main")
-        url = f"sqlite:///{tmp_path / 'ccs.db'}"
-        engine = make_engine(url)
-        upgrade(url, engine)
-        store = Store(engine)
-        config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
-                        public_url=callback.url, workspace_dir=tmp_path / "workspace")
-        runtime = ServiceRuntime(config, store, options=ClientOptions(
-            backoff=0.01, seconds_between_requests=None, seconds_between_writes=None,
-            run_lookup_delay=0.05))
-        orchestrator = runtime.orchestrator(REPO)
-        callback.orchestrator = orchestrator
+        store, orchestrator = service_orchestrator(tmp_path, gh, callback)
 
         session = orchestrator.start(repository=REPO, context="catalog", base_ref="main",
                                      issue=issue.number, source="comment")
