@@ -7,6 +7,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,40 +49,39 @@ def retry(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     """`ccs status [SESSION_ID]`: show one session, or this repository's sessions."""
     try:
-        runtime = open_runtime(Path(args.repo))
-    except GitError as error:
-        return _reject(args, str(error))
-    try:
-        if args.session_id:
-            session = runtime.orchestrator._session(args.session_id, runtime.repository_key)
-            body = session_json(runtime, session)
-            _print(args, body, human=describe(body))
+        with _runtime(args) as runtime:
+            if args.session_id:
+                body = session_json(runtime, runtime.orchestrator.session(
+                    args.session_id, runtime.repository_key))
+                _print(args, body, human=describe(body))
+                return EXIT_OK
+            bodies = [{"session": s.id, "context": s.context, "status": s.status,
+                       "branch": s.branch, "created_at": s.created_at.isoformat()}
+                      for s in runtime.store.sessions(runtime.repository_key)]
+            _print(args, {"sessions": bodies}, human="\n".join(
+                f"{b['session']}  {b['status']:<16} {b['context']:<20} {b['branch']}"
+                for b in bodies) or "no sessions in this repository")
             return EXIT_OK
-        sessions = runtime.store.sessions(runtime.repository_key)
-        bodies = [{"session": s.id, "context": s.context, "status": s.status,
-                   "branch": s.branch, "created_at": s.created_at.isoformat()} for s in sessions]
-        _print(args, {"sessions": bodies}, human="\n".join(
-            f"{b['session']}  {b['status']:<16} {b['context']:<20} {b['branch']}"
-            for b in bodies) or "no sessions in this repository")
-        return EXIT_OK
-    except BadInput as error:
+    except (GitError, BadInput) as error:
         return _reject(args, str(error))
-    finally:
-        runtime.close()
 
 
 def cancel(args: argparse.Namespace) -> int:
     """`ccs cancel SESSION_ID`: mark a session and its children cancelled."""
     try:
-        runtime = open_runtime(Path(args.repo))
-    except GitError as error:
+        with _runtime(args) as runtime:
+            session = runtime.orchestrator.cancel(args.session_id, runtime.repository_key)
+            print(f"session {session.id}: {session.status}", file=sys.stderr)
+            return EXIT_OK
+    except (GitError, BadInput) as error:
         return _reject(args, str(error))
+
+
+@contextmanager
+def _runtime(args: argparse.Namespace) -> Iterator[LocalRuntime]:
+    runtime = open_runtime(Path(args.repo))
     try:
-        session = runtime.orchestrator.cancel(args.session_id, runtime.repository_key)
-        print(f"session {session.id}: {session.status}", file=sys.stderr)
-        return EXIT_OK
-    except BadInput as error:
-        return _reject(args, str(error))
+        yield runtime
     finally:
         runtime.close()
 

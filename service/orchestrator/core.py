@@ -259,7 +259,7 @@ class Orchestrator:
 
     def retry(self, session_id: str, repository: str | None = None) -> SessionRow:
         """Re-run only what failed, from the base branch's current head."""
-        session = self._session(session_id, repository)
+        session = self.session(session_id, repository)
         if session.status == S.COMPLETE:
             return session
         if not S(session.status).is_terminal:
@@ -294,7 +294,7 @@ class Orchestrator:
 
     def cancel(self, session_id: str, repository: str | None = None) -> SessionRow:
         """Stop a session and its running children; a retry resumes it later."""
-        session = self._session(session_id, repository)
+        session = self.session(session_id, repository)
         if session.status in (S.COMPLETE, S.CANCELLED):
             return session
         self.store.move_session(session_id, S.CANCELLED, message="cancelled")
@@ -346,7 +346,8 @@ class Orchestrator:
                     self.after_child_change(child.session_id)
         return timed_out
 
-    def _session(self, session_id: str, repository: str | None) -> SessionRow:
+    def session(self, session_id: str, repository: str | None = None) -> SessionRow:
+        """Return the session, or raise UnknownSession (also for another repository's)."""
         try:
             return self.store.session(session_id, repository)
         except NotFound as error:
