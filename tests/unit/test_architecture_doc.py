@@ -30,3 +30,12 @@ def test_session_diagram_matches_the_table():
 
 def test_child_diagram_matches_the_table():
     assert diagram_edges("Child states") == table_edges(CHILD_TRANSITIONS)
+
+
+def test_folder_map_names_every_module():
+    root = DOC.parents[1]
+    text = DOC.read_text(encoding="utf-8")
+    modules = [p for package in ("service", "action") for p in (root / package).rglob("*.py")
+               if p.name != "__init__.py" and "versions" not in p.parts]
+    missing = sorted(str(p.relative_to(root)) for p in modules if p.name not in text)
+    assert missing == [], f"docs/architecture.md does not mention {missing}"
