@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 
 from service.adapters.db.models import SessionRow
 from service.adapters.db.store import Store
 from service.adapters.github.repo import RepoGitHub
 from service.adapters.github.tracking import marker, render_tracking_comment
+from service.domain.states import ChildStatus, SessionStatus
+
+# While children run, edit the comment about this many times whatever N is (DESIGN §8:
+# API calls per session are O(1) in the number of components).
+PROGRESS_EDITS = 10
 
 
 class TrackingReporter:
@@ -30,6 +36,8 @@ class TrackingReporter:
             return
         with self._lock_for(session_id):
             children = self.store.children(session_id, kind=None)
+            if not self._worth_an_edit(session, children):
+                return
             body = render_tracking_comment(session, children, self.retry_command)
             digest = hashlib.sha256(body.encode()).hexdigest()
             if self._rendered.get(session_id) == digest:
@@ -47,6 +55,14 @@ class TrackingReporter:
             if session.tracking_comment_id != comment_id:
                 self.store.update_session(session_id, tracking_comment_id=comment_id)
             self._rendered[session_id] = digest
+
+    def _worth_an_edit(self, session: SessionRow, children: list) -> bool:
+        """Skip progress-only edits between milestones (every ~N/PROGRESS_EDITS children)."""
+        if session.status != SessionStatus.RUNNING or session.id not in self._rendered:
+            return True
+        rested = sum(1 for child in children if ChildStatus(child.status).is_terminal)
+        step = max(1, math.ceil(len(children) / PROGRESS_EDITS))
+        return rested % step == 0 or rested == len(children)
 
     def _lock_for(self, session_id: str) -> threading.Lock:
         with self._guard:
