@@ -122,6 +122,8 @@ def test_bookshop_session_runs_on_actions_and_opens_a_pull_request(
         assert "| component | attempts | tests |" in pull.body and "| pricing |" in pull.body
         assert session.pull_request_url.endswith(f"/pull/{pull.number}")
 
+        # The session rests a moment before the reporter's last edit lands.
+        gh.wait_for(lambda: "Pull request:" in gh.comments(REPO, issue.number)[0].body)
         (comment,) = gh.comments(REPO, issue.number)
         assert comment.body.startswith(f"<!-- ccs:session:{session.id} -->")
         assert "**4 of 4 done**" in comment.body

@@ -56,6 +56,8 @@ def test_failing_verify_holds_the_pull_request_back(tmp_path: Path,
         assert gh.branch_sha(REPO, f"ccs-staging/{session.id}") == session.merged_commit
         assert gh.branch_sha(REPO, session.branch) == base_sha
         assert gh.pull_requests(REPO) == []
+        # The session rests a moment before the reporter's last edit lands.
+        gh.wait_for(lambda: "verify failed" in gh.comments(REPO, issue.number)[0].body)
         (comment,) = gh.comments(REPO, issue.number)
         assert "verify failed" in comment.body and "/ccs retry" in comment.body
         assert gh.schema_errors == []
