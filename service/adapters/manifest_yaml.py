@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import shlex
 import string
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import jsonschema
 import yaml
 
+from service.adapters.manifest_schema import manifest_schema, validate_schema
+from service.adapters.yaml_lines import MAX_NODES, KeyPath, LineMap, compose, dotted
 from service.domain.manifest import (
     DEFAULT_PATHS,
     PATH_KINDS,
@@ -30,10 +27,10 @@ from service.domain.manifest import (
 from service.domain.names import NAME_PATTERN, InvalidName, check_name, check_ref_name
 from service.domain.wire import CommandSpec
 
+__all__ = ["MAX_NODES", "dotted", "load_manifest", "manifest_schema", "parse_manifest"]
+
 MANIFEST_PATH = ".github/ccs.yml"
 MAX_MANIFEST_BYTES = 1 << 20
-# Aliases can make a small file expand into a huge tree; cap what validation may walk.
-MAX_NODES = 100_000
 COMMAND_PLACEHOLDERS = (
     "context", "component", "design", "implementation", "test", "junit", "attempt"
 )
@@ -43,10 +40,7 @@ DEFAULT_ATTEMPTS = 3
 DEFAULT_PARALLEL = 8
 # The same tokens the child runner substitutes (action/commands.py): `{{`, `}}`, `{name}`.
 _COMMAND_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
-KeyPath = tuple[str | int, ...]
 
 
 def load_manifest(repo: Path, manifest_path: str | None = None) -> Manifest:
@@ -71,206 +65,23 @@ def load_manifest(repo: Path, manifest_path: str | None = None) -> Manifest:
 
 def parse_manifest(text: str, source: str = MANIFEST_PATH) -> Manifest:
     """Parse and validate manifest text; raise ManifestError naming file, line and key."""
-    lines = _LineMap(source)
-    lines.index(_compose(text, source))
+    lines = LineMap(source)
+    lines.index(compose(text, source))
     data = yaml.safe_load(text)
-    _validate_schema(data, lines)
+    validate_schema(data, lines)
     manifest = _build(data, lines)
     _resolve_all(manifest, lines)
     return manifest
 
 
-def manifest_schema() -> dict[str, Any]:
-    """Return the manifest's JSON Schema (Draft 2020-12)."""
-    return json.loads(_schema_text())
 
 
-@cache
-def _schema_text() -> str:
-    return resources.files("service").joinpath("schemas/manifest.schema.json").read_text("utf-8")
 
 
-def dotted(path: KeyPath) -> str:
-    """Return a key path as written in messages, e.g. `contexts.accounts.components[1].name`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
 
 
-class _LineMap:
-    """Line numbers of keys and nodes by key path, and a helper that raises located errors."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[KeyPath, int] = {}
-        self._sizes: dict[int, int] = {}
-        self._active: set[int] = set()
-        self._total = 0
-
-    def line(self, path: KeyPath) -> int:
-        """Return the line of `path`, or of its nearest parent that has one."""
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return 1
-
-    def fail(self, path: KeyPath, message: str) -> NoReturn:
-        """Raise ManifestError for `path`."""
-        raise ManifestError(self.where(path) + message)
-
-    def where(self, path: KeyPath) -> str:
-        """Return the `file:line: key: ` prefix for `path`."""
-        return f"{self.source}:{self.line(path)}: {dotted(path)}: "
-
-    def index(self, node: yaml.Node | None, path: KeyPath = ()) -> None:
-        """Record lines under `node`; reject duplicate, non-string or merge keys and alias loops."""
-        if node is None:
-            return
-        key = id(node)
-        if key in self._active:
-            self.fail(path, "an alias refers to itself; YAML loops are not allowed")
-        if key in self._sizes:
-            # A repeated alias: count its expanded size, keep the lines of its first use.
-            self._count(path, self._sizes[key])
-            return
-        self._active.add(key)
-        start = self._total
-        self._count(path, 1)
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.SequenceNode):
-            for position, item in enumerate(node.value):
-                self.index(item, (*path, position))
-        elif isinstance(node, yaml.MappingNode):
-            self._index_mapping(node, path)
-        self._active.discard(key)
-        self._sizes[key] = self._total - start
-
-    def _index_mapping(self, node: yaml.MappingNode, path: KeyPath) -> None:
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE_TAG:
-                self.lines[(*path, "<<")] = line
-                self.fail((*path, "<<"), "merge keys (<<) are not supported; write the keys out")
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.lines[(*path, "?")] = line
-                self.fail((*path, "?"), "a key must be a plain string, not a list or mapping")
-            if key_node.tag != _STR_TAG:
-                text = key_node.value
-                self.lines[(*path, text)] = line
-                self.fail((*path, text), f"key {text!r} is not read as a string by YAML "
-                          f"(it is a {key_node.tag.rsplit(':', 1)[-1]}); quote it: '{text}'")
-            name = key_node.value
-            if name in seen:
-                self.lines[(*path, name)] = line
-                self.fail((*path, name), "duplicate key; each key may appear once")
-            seen.add(name)
-            self.lines[(*path, name)] = line
-            self.index(value_node, (*path, name))
-
-    def _count(self, path: KeyPath, nodes: int) -> None:
-        self._total += nodes
-        if self._total > MAX_NODES:
-            self.fail(path, f"the manifest expands to more than {MAX_NODES} values")
-
-
-def _compose(text: str, source: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        problem = " ".join(str(p) for p in (error.context, error.problem) if p)
-        raise ManifestError(f"{source}{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as error:
-        raise ManifestError(f"{source}: invalid YAML: {error}") from None
-    except RecursionError:
-        raise ManifestError(f"{source}: invalid YAML: nested too deeply") from None
-
-
-def _strict_int(_checker: Any, instance: Any) -> bool:
-    # YAML reads `1.0` as a float and `yes` as a boolean; neither is an integer here.
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_int),
-)
-_TYPE_WORDS = {
-    "integer": "an integer", "string": "a string", "array": "a list", "object": "a mapping",
-    "boolean": "true or false", "number": "a number", "null": "nothing",
-}
-MAX_REPORTED = 10
-
-
-def _validate_schema(data: Any, lines: _LineMap) -> None:
-    if data is None:
-        lines.fail((), "the manifest is empty; expected a mapping with `version: 1`, `coder`, "
-                   "`test` and `contexts` (run `ccs init` for an example)")
-    validator = _Validator(manifest_schema())
-    problems = []
-    for error in validator.iter_errors(data):
-        problems.extend(_explain(error))
-    if not problems:
-        return
-    problems.sort(key=lambda problem: (lines.line(problem[0]), dotted(problem[0])))
-    messages = [lines.where(path) + message for path, message in problems[:MAX_REPORTED]]
-    if len(problems) > MAX_REPORTED:
-        messages.append(f"... and {len(problems) - MAX_REPORTED} more")
-    raise ManifestError("\n".join(messages))
-
-
-def _explain(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
-    """Turn one schema error into (key path, what is allowed) pairs."""
-    path: KeyPath = tuple(error.absolute_path)
-    kind, value, instance = error.validator, error.validator_value, error.instance
-    if kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = [key for key in instance if key not in allowed]
-        return [((*path, key), _unknown_key(key, allowed)) for key in unknown]
-    if kind == "required":
-        missing = [key for key in value if key not in instance]
-        return [(path, f"missing required key {key!r}") for key in missing]
-    if kind == "type":
-        types = [value] if isinstance(value, str) else value
-        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
-        return [(path, f"expected {expected} (got {_describe(instance)})")]
-    if kind == "const":
-        return [(path, f"must be {json.dumps(value)} (got {_describe(instance)})")]
-    if kind == "minimum":
-        return [(path, f"must be at least {value} (got {instance})")]
-    if kind == "maximum":
-        return [(path, f"must be at most {value} (got {instance})")]
-    if kind in ("minItems", "minLength", "minProperties"):
-        return [(path, "must not be empty")]
-    return [(path, error.message)]
-
-
-def _unknown_key(key: str, allowed: list[str]) -> str:
-    message = f"unknown key {key!r}; allowed: {', '.join(allowed)}"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    return message + (f"; did you mean {close[0]!r}?" if close else "")
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _build(data: dict[str, Any], lines: _LineMap) -> Manifest:
+def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
     """Turn schema-valid data into a Manifest; check names, commands and templates."""
     base = data.get("base")
     if base is not None:
@@ -307,7 +118,7 @@ def _build(data: dict[str, Any], lines: _LineMap) -> Manifest:
     )
 
 
-def _context(name: str, body: dict[str, Any], lines: _LineMap) -> ContextSpec:
+def _context(name: str, body: dict[str, Any], lines: LineMap) -> ContextSpec:
     components = []
     seen: set[str] = set()
     for position, item in enumerate(body["components"]):
@@ -343,7 +154,7 @@ def _first_bad_name(data: dict[str, Any]) -> KeyPath:
     return ("contexts",)
 
 
-def _check_template(template: str, path: KeyPath, lines: _LineMap) -> str:
+def _check_template(template: str, path: KeyPath, lines: LineMap) -> str:
     """Return a path template if it uses only plain {context} and {component}."""
     allowed = ", ".join("{" + name + "}" for name in PATH_PLACEHOLDERS)
     try:
@@ -356,7 +167,7 @@ def _check_template(template: str, path: KeyPath, lines: _LineMap) -> str:
     return template
 
 
-def _command(data: dict[str, Any], key: str, lines: _LineMap) -> CommandSpec | None:
+def _command(data: dict[str, Any], key: str, lines: LineMap) -> CommandSpec | None:
     body = data.get(key)
     if body is None:
         return None
@@ -381,7 +192,7 @@ def _command(data: dict[str, Any], key: str, lines: _LineMap) -> CommandSpec | N
     return CommandSpec(command=tuple(argv), timeout=body.get("timeout", DEFAULT_TIMEOUTS[key]))
 
 
-def _check_placeholders(arg: str, path: KeyPath, lines: _LineMap) -> None:
+def _check_placeholders(arg: str, path: KeyPath, lines: LineMap) -> None:
     if "\x00" in arg:
         lines.fail(path, "an argument contains a NUL character")
     for match in _COMMAND_TOKEN.finditer(arg):
@@ -392,7 +203,7 @@ def _check_placeholders(arg: str, path: KeyPath, lines: _LineMap) -> None:
                        f"(write {{{{{name}}}}} for literal braces)")
 
 
-def _resolve_all(manifest: Manifest, lines: _LineMap) -> None:
+def _resolve_all(manifest: Manifest, lines: LineMap) -> None:
     """Resolve every context, so an unsafe path anywhere rejects the whole manifest."""
     everything: list[Component] = []
     for context in manifest.contexts.values():
@@ -411,7 +222,7 @@ def _resolve_all(manifest: Manifest, lines: _LineMap) -> None:
 
 
 def _check_component_paths(manifest: Manifest, context: str, position: int,
-                           spec: ComponentSpec, lines: _LineMap) -> None:
+                           spec: ComponentSpec, lines: LineMap) -> None:
     """Check one component's resolved paths, pointing at the line the bad path comes from."""
     where: KeyPath = ("contexts", context, "components", position)
     for kind in PATH_KINDS:
