@@ -8,9 +8,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-MASK = "********"
+from service.config_values import (
+    LOG_LEVELS,
+    MASK,
+    ConfigError,
+    Secret,
+    mask_url_password,
+    parse_app_id,
+    parse_bool,
+    parse_choice,
+    parse_http_url,
+    parse_positive_int,
+    parse_prefix,
+    parse_private_key,
+    parse_url_like,
+    parse_workflow,
+    parse_workspace,
+)
+
+__all__ = ["MASK", "Config", "ConfigError", "Secret", "mask_url_password"]
+
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 DEFAULT_WORKFLOW = "ccs.yml"
@@ -19,46 +37,7 @@ DEFAULT_CHILD_TIMEOUT = 3600
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RECONCILE_INTERVAL = 60
 CALLBACK_AUTH_MODES = ("oidc", "token")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the message names the variable and what is allowed."""
-
-
-class Secret:
-    """A string that never prints: repr/str show a mask, `reveal()` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError("Secret wraps a str")
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the secret value; call this only where the value is actually used."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret('{MASK}')"
-
-    def __str__(self) -> str:
-        return MASK
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash((Secret, self._value))
-
-    def __reduce__(self) -> Any:
-        # Pickling would copy the value into task queues and caches; refuse rather than leak.
-        raise TypeError("Secret values are not picklable")
 
 
 @dataclass(frozen=True)
@@ -195,17 +174,6 @@ _SECRET_FIELDS = frozenset(
 )
 
 
-def mask_url_password(url: str) -> str:
-    """Return `url` with any password in it replaced by the mask."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:{MASK}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
 
 def _read(environ: Mapping[str, str]) -> dict[str, Any]:
     """Turn the environment into constructor arguments, raising ConfigError on bad values."""
@@ -219,149 +187,38 @@ def _read(environ: Mapping[str, str]) -> dict[str, Any]:
         return Secret(value) if value else None
 
     values: dict[str, Any] = {
-        "database_url": _url_like("CCS_DATABASE_URL", get("CCS_DATABASE_URL")),
-        "queue_url": _url_like("CCS_QUEUE_URL", get("CCS_QUEUE_URL")),
+        "database_url": parse_url_like("CCS_DATABASE_URL", get("CCS_DATABASE_URL")),
+        "queue_url": parse_url_like("CCS_QUEUE_URL", get("CCS_QUEUE_URL")),
         "webhook_secret": secret("CCS_WEBHOOK_SECRET"),
         "github_token": secret("CCS_GITHUB_TOKEN"),
-        "github_app_id": _app_id(get("CCS_GITHUB_APP_ID")),
-        "github_private_key": _private_key(environ, get("CCS_GITHUB_PRIVATE_KEY_PATH")),
-        "public_url": _http_url("CCS_PUBLIC_URL", get("CCS_PUBLIC_URL")),
+        "github_app_id": parse_app_id(get("CCS_GITHUB_APP_ID")),
+        "github_private_key": parse_private_key(environ, get("CCS_GITHUB_PRIVATE_KEY_PATH")),
+        "public_url": parse_http_url("CCS_PUBLIC_URL", get("CCS_PUBLIC_URL")),
         "api_token": secret("CCS_API_TOKEN"),
-        "callback_auth": _choice("CCS_CALLBACK_AUTH", get("CCS_CALLBACK_AUTH"), "oidc",
+        "callback_auth": parse_choice("CCS_CALLBACK_AUTH", get("CCS_CALLBACK_AUTH"), "oidc",
                                  CALLBACK_AUTH_MODES),
         "callback_secret": secret("CCS_CALLBACK_SECRET"),
-        "oidc_jwks_url": _http_url("CCS_OIDC_JWKS_URL", get("CCS_OIDC_JWKS_URL")),
-        "workflow": _workflow(get("CCS_WORKFLOW")),
-        "workspace_dir": _workspace(environ, get("CCS_WORKSPACE_DIR")),
-        "child_timeout": _positive_int("CCS_CHILD_TIMEOUT", get("CCS_CHILD_TIMEOUT"),
+        "oidc_jwks_url": parse_http_url("CCS_OIDC_JWKS_URL", get("CCS_OIDC_JWKS_URL")),
+        "workflow": parse_workflow(get("CCS_WORKFLOW"), DEFAULT_WORKFLOW),
+        "workspace_dir": parse_workspace(environ, get("CCS_WORKSPACE_DIR")),
+        "child_timeout": parse_positive_int("CCS_CHILD_TIMEOUT", get("CCS_CHILD_TIMEOUT"),
                                        DEFAULT_CHILD_TIMEOUT),
-        "command_prefix": _prefix(get("CCS_COMMAND_PREFIX")),
-        "auto_migrate": _bool("CCS_AUTO_MIGRATE", get("CCS_AUTO_MIGRATE"), True),
-        "max_body_bytes": _positive_int("CCS_MAX_BODY_BYTES", get("CCS_MAX_BODY_BYTES"),
+        "command_prefix": parse_prefix(get("CCS_COMMAND_PREFIX"), DEFAULT_COMMAND_PREFIX),
+        "auto_migrate": parse_bool("CCS_AUTO_MIGRATE", get("CCS_AUTO_MIGRATE"), True),
+        "max_body_bytes": parse_positive_int("CCS_MAX_BODY_BYTES", get("CCS_MAX_BODY_BYTES"),
                                         DEFAULT_MAX_BODY_BYTES),
         "bot_login": get("CCS_BOT_LOGIN"),
-        "reconcile_interval": _positive_int("CCS_RECONCILE_INTERVAL",
+        "reconcile_interval": parse_positive_int("CCS_RECONCILE_INTERVAL",
                                             get("CCS_RECONCILE_INTERVAL"),
                                             DEFAULT_RECONCILE_INTERVAL),
-        "github_throttle": _bool("CCS_GITHUB_THROTTLE", get("CCS_GITHUB_THROTTLE"), True),
-        "log_level": _choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
-                             _LOG_LEVELS),
+        "github_throttle": parse_bool("CCS_GITHUB_THROTTLE", get("CCS_GITHUB_THROTTLE"), True),
+        "log_level": parse_choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
+                             LOG_LEVELS),
     }
-    api_url = _http_url("CCS_GITHUB_API_URL", get("CCS_GITHUB_API_URL"))
+    api_url = parse_http_url("CCS_GITHUB_API_URL", get("CCS_GITHUB_API_URL"))
     if api_url:
         values["github_api_url"] = api_url
-    issuer = _http_url("CCS_OIDC_ISSUER", get("CCS_OIDC_ISSUER"))
+    issuer = parse_http_url("CCS_OIDC_ISSUER", get("CCS_OIDC_ISSUER"))
     if issuer:
         values["oidc_issuer"] = issuer
     return values
-
-
-def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> str:
-    if value is None:
-        return default
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not allowed: use one of {', '.join(allowed)}")
-    return value
-
-
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ConfigError(f"{name}={value!r} is not allowed: use 1/0, true/false, yes/no or on/off")
-
-
-def _positive_int(name: str, value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    if not value.isdigit() or int(value) <= 0:
-        raise ConfigError(f"{name}={value!r} is not allowed: use a positive whole number")
-    return int(value)
-
-
-def _app_id(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise ConfigError(f"CCS_GITHUB_APP_ID={value!r} is not allowed: use the numeric App ID")
-    return int(value)
-
-
-def _http_url(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}={value!r} is not allowed: use an http:// or https:// URL")
-    # One spelling only, so "aud" comparisons and URL joins never see a double slash.
-    return value.rstrip("/")
-
-
-def _url_like(name: str, value: str | None) -> str | None:
-    if value is not None and "://" not in value:
-        raise ConfigError(
-            f"{name}={mask_url_password(value)!r} is not allowed: use a URL such as "
-            "sqlite:///path/ccs.db, postgresql+psycopg://host/db or redis://host:6379/0"
-        )
-    return value
-
-
-def _workflow(value: str | None) -> str:
-    if value is None:
-        return DEFAULT_WORKFLOW
-    # GitHub accepts a workflow file name or its numeric id in the dispatch URL.
-    if value.isdigit() or (
-        value.endswith((".yml", ".yaml")) and "/" not in value and not value.startswith(".")
-        and all(c.isalnum() or c in "._-" for c in value)
-    ):
-        return value
-    raise ConfigError(
-        f"CCS_WORKFLOW={value!r} is not allowed: use a workflow file name in "
-        ".github/workflows (e.g. ccs.yml) or a numeric workflow id"
-    )
-
-
-def _workspace(environ: Mapping[str, str], value: str | None) -> Path:
-    if value is not None:
-        return Path(value).expanduser()
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / ".local" / "share" / "ccs"
-
-
-def _prefix(value: str | None) -> str:
-    if value is None:
-        return DEFAULT_COMMAND_PREFIX
-    if any(c.isspace() for c in value) or value.startswith((">", "`", "~")):
-        raise ConfigError(
-            f"CCS_COMMAND_PREFIX={value!r} is not allowed: use one word without spaces "
-            "that does not start with '>', '`' or '~' (e.g. /ccs)"
-        )
-    return value
-
-
-def _private_key(environ: Mapping[str, str], path: str | None) -> Secret | None:
-    inline = environ.get("CCS_GITHUB_PRIVATE_KEY")
-    if inline and path:
-        raise ConfigError(
-            "set only one of CCS_GITHUB_PRIVATE_KEY and CCS_GITHUB_PRIVATE_KEY_PATH"
-        )
-    if inline:
-        # Many hosts cannot hold multi-line values; accept the PEM with literal "\n".
-        return Secret(inline.replace("\\n", "\n"))
-    if path is None:
-        return None
-    try:
-        text = Path(path).expanduser().read_text()
-    except OSError as error:
-        raise ConfigError(
-            f"CCS_GITHUB_PRIVATE_KEY_PATH={path!r} cannot be read ({error.strerror}): "
-            "use the path of the App's .pem private key file"
-        ) from None
-    if "PRIVATE KEY" not in text:
-        raise ConfigError(
-            f"CCS_GITHUB_PRIVATE_KEY_PATH={path!r} does not hold a PEM private key"
-        )
-    return Secret(text)
