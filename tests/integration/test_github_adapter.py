@@ -200,6 +200,21 @@ def test_publish_fast_forwards_only_and_pull_request_is_opened_once(
     assert gh.pull_requests(REPO)[0].draft is True
 
 
+def test_a_worker_with_a_fresh_mirror_publishes_a_commit_merged_elsewhere(
+        gh: FakeGitHub, runtime: ServiceRuntime, store: Store, tmp_path: Path) -> None:
+    session = start(runtime)
+    git = runtime.orchestrator(REPO).git
+    base = session.base_sha
+    merged = git.commit_tree(git.merge_tree(base, base).tree, [base], "ccs: implement shop")
+    runtime.mirror(REPO).push(merged, f"ccs-staging/{session.id}", lease=None)
+
+    elsewhere = token_runtime(gh, store, tmp_path / "other-worker")
+    assert not elsewhere.mirror(REPO).repo.commit_exists(merged)
+    elsewhere.orchestrator(REPO).host.publish(session, merged)
+
+    assert gh.branch_sha(REPO, session.branch) == merged
+
+
 # Executor -----------------------------------------------------------------------------
 
 

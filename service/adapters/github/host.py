@@ -56,6 +56,9 @@ class GitHubHost:
 
     def publish(self, session: SessionRow, sha: str) -> None:
         """Push `sha` from the mirror to the session branch, fast-forward only."""
+        if not self.mirror.repo.commit_exists(sha):
+            # Another worker merged (and verified) it; the staging branch carries it.
+            self.mirror.fetch_branch(staging_branch(session.id))
         self.mirror.push(sha, session.branch)
 
     def open_pull_request(self, session: SessionRow, title: str, body: str,
