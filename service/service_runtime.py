@@ -18,8 +18,8 @@ from service.orchestrator.core import Orchestrator
 class ServiceRuntime:
     """Builds (and caches) GitHub clients and orchestrators per repository and installation.
 
-    Workers on several hosts must share CCS_WORKSPACE_DIR: a session's merged commit lives
-    in the mirror of the worker that merged it until it is pushed.
+    Each process keeps its own mirrors under CCS_WORKSPACE_DIR; a merged commit another
+    worker made is fetched from its staging branch when it is published.
     """
 
     def __init__(self, config: Config, store: Store, gateway: GitHubGateway | None = None,
