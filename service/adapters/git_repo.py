@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import git as gitpython
 from git.exc import GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathError
 
+from service.adapters.file_lock import file_lock
 from service.domain.names import is_own_ref
 
 ZERO_SHA = "0" * 40
@@ -58,7 +59,6 @@ class GitRepository:
         # Concurrent `git worktree add`/`remove` in one repository race inside git (2.39:
         # "failed to read .git/worktrees/<name>/commondir", "index.lock: File exists" when two
         # adds pick the same admin name), so this object's worktree changes take turns.
-        self._worktrees = threading.Lock()
 
     # Low-level ---------------------------------------------------------------------
 
@@ -205,14 +205,19 @@ class GitRepository:
         if refspecs:
             self.run("fetch", "--quiet", "--no-tags", remote, *refspecs, env=env)
 
+    def _worktree_lock(self) -> AbstractContextManager[None]:
+        # git 2.39 fails when two worktree changes of one repository overlap (index.lock,
+        # half-written .git/worktrees/*), also from two ccs processes: take turns.
+        return file_lock(self.git_dir / "ccs-worktrees.lock")
+
     def add_worktree(self, path: Path, sha: str) -> None:
         """Check `sha` out, detached, in a new worktree at `path`."""
-        with self._worktrees:
+        with self._worktree_lock():
             self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
 
     def remove_worktree(self, path: Path) -> None:
         """Remove a worktree and forget it, even if the child left it dirty."""
-        with self._worktrees:
+        with self._worktree_lock():
             status, _, _ = self.run("worktree", "remove", "--force", str(path), ok=(0, 128))
             if path.exists():
                 shutil.rmtree(path, ignore_errors=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import git as gitpython
 
+from service.adapters.file_lock import file_lock
 from service.adapters.git_repo import GitError, GitRepository
 from service.domain.names import is_own_ref
 
@@ -35,17 +35,8 @@ class Mirror:
             self._repo = GitRepository(self.path)
         return self._repo
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        # flock works across processes and, with one open file per holder, across threads.
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".lock"))
 
     def _auth(self, url: str) -> tuple[dict[str, str], tuple[str, ...]]:
         """Return git's environment for `url` and the strings to redact from errors."""
