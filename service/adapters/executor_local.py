@@ -57,13 +57,14 @@ class LocalExecutor:
         if self._pool is None:
             workers = max(1, self.default_parallel or session.parallel or 1)
             self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccs-child")
+        moved = set(self.store.move_children(
+            [c.id for c in children], ChildStatus.DISPATCHED, only_from=[ChildStatus.PENDING],
+            start_sha=session.base_sha, dispatched_at=utcnow()))
+        # Submit in spawn order: the pool starts them first come, first served.
         for child in children:
-            if not self.store.move_child(child.id, ChildStatus.DISPATCHED,
-                                         only_from=[ChildStatus.PENDING],
-                                         start_sha=session.base_sha, dispatched_at=utcnow()):
-                continue
-            with self._lock:
-                self._futures.append(self._pool.submit(self._run, session, child, config))
+            if child.id in moved:
+                with self._lock:
+                    self._futures.append(self._pool.submit(self._run, session, child, config))
 
     def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
         """Stop the named children: SIGTERM their runners (which report), then SIGKILL."""

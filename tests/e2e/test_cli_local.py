@@ -313,4 +313,6 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     retried = ccs(repo, "retry", body["session"], "--json", env={"E2E_CODER_LOG": str(ran)})
     assert retried.returncode == 0, retried.stderr
     assert body_of(retried)["status"] == "complete"
-    assert ran.read_text().split() == ["fast", "slow", "slow"]
+    # The two children start in parallel, so only the counts are fixed: the retry re-ran
+    # slow alone.
+    assert sorted(ran.read_text().split()) == ["fast", "slow", "slow"]

@@ -168,6 +168,29 @@ class Store:
             )
         return result.rowcount == 1
 
+    def move_children(
+        self,
+        child_ids: list[str],
+        target: ChildStatus,
+        only_from: Iterable[ChildStatus] | None = None,
+        **fields: Any,
+    ) -> list[str]:
+        """Move many children at once (one compare-and-set); return the ids that moved."""
+        allowed = set(child_sources_for(target))
+        if only_from is not None:
+            allowed &= set(only_from)
+        if not child_ids:
+            return []
+        with self.unit() as db:
+            moved = db.execute(
+                update(ChildRow)
+                .where(ChildRow.id.in_(child_ids),
+                       ChildRow.status.in_([s.value for s in allowed]))
+                .values(status=target.value, updated_at=utcnow(), **fields)
+                .returning(ChildRow.id)
+            ).scalars().all()
+        return list(moved)
+
     def force_child(self, child: ChildRow, target: ChildStatus, **fields: Any) -> None:
         """Move a child whose current status the caller has just read (checked transition)."""
         check_child_transition(ChildStatus(child.status), target)
