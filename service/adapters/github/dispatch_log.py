@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 
 from service.adapters.db.models import ChildRow, DispatchRow, utcnow
 from service.adapters.db.store import Store
-from service.domain.states import ChildStatus
 
 PLANNED, SENT, FAILED = "planned", "sent", "failed"
 
@@ -51,16 +50,6 @@ class DispatchLog:
     def claimed_runs(self, session_id: str) -> set[int]:
         """Return the run ids already tied to one of the session's dispatches."""
         return {row.run_id for row in self.rows(session_id) if row.run_id}
-
-    def mark_children_dispatched(self, child_ids: list[str], start_sha: str | None) -> None:
-        """Move a chunk's pending children to dispatched in one statement."""
-        now = utcnow()
-        with self.store.unit() as db:
-            db.execute(update(ChildRow)
-                       .where(ChildRow.id.in_(child_ids),
-                              ChildRow.status == ChildStatus.PENDING.value)
-                       .values(status=ChildStatus.DISPATCHED.value, start_sha=start_sha,
-                               dispatched_at=now, updated_at=now))
 
     def record_run(self, child_ids: list[str], run_id: int, run_url: str | None) -> None:
         """Tie a chunk's children to their run in one statement."""

@@ -193,7 +193,8 @@ class GitHubExecutor:
 
     def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
         # Before the POST: a fast job's callback must find its child active, not pending.
-        self.dispatches.mark_children_dispatched(child_ids, session.base_sha)
+        self.store.move_children(child_ids, C.DISPATCHED, only_from=[C.PENDING],
+                                 start_sha=session.base_sha, dispatched_at=utcnow())
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
         self.dispatches.mark(row.id, FAILED)
