@@ -4,13 +4,20 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup test lint demo
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+
+# The demo needs ccs and pytest (the example's tests); the tests also need the lint tools.
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[demo]'
 	touch $@
 
-setup: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+setup: $(VENV)/.installed-test
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -19,5 +26,5 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q
 
-demo: setup
+demo: $(VENV)/.installed-run
 	$(VENV)/bin/ccs demo

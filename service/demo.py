@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -40,6 +41,10 @@ def prepare(workdir: Path, example: Path = EXAMPLE) -> Path:
 
 def run_demo() -> int:
     """Run the demo and print the branch, the commit and the test summary."""
+    if importlib.util.find_spec("pytest") is None:
+        print("ccs demo: the example project's tests need pytest; install it with "
+              "`pip install 'ccs[demo]'` (or `make demo`)", file=sys.stderr)
+        return 2
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="ccs-demo-"))
     repo = prepare(workdir)
