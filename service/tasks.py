@@ -11,6 +11,7 @@ from typing import Any
 from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
 from service.config import Config
+from service.domain.events import WorkflowJobCompleted
 from service.domain.states import SessionStatus
 from service.handlers import Handlers, Runtime, event_from_json
 from service.orchestrator.core import Orchestrator
@@ -155,12 +156,45 @@ def cancel(s: Services, session_id: str, repository: str) -> None:
 
 
 def reconcile(s: Services) -> None:
-    """Time out silent children and nudge every session that should be moving."""
+    """Recover lost results, time out silent children, nudge sessions that should move."""
+    recover_lost_results(s)
     time_out_silent_children(s)
     # Only sessions quiet for a while: a fresh one is most likely being worked on right now.
     quiet = utcnow() - timedelta(seconds=s.config.reconcile_interval)
     for session_id in s.store.session_ids_in([m.value for m in MOVING], updated_before=quiet):
         (s.queue or inline_queue(lambda: s)).enqueue("advance", session_id)
+
+
+def recover_lost_results(s: Services) -> int:
+    """Ask GitHub about runs whose children went quiet; fail those whose job ended unreported.
+
+    A finished job's webhook can be lost just like its callback. One call per run (never
+    one per child) finds out, and the webhook's own handler does the rest.
+    """
+    quiet = utcnow() - timedelta(seconds=s.config.reconcile_interval)
+    handlers = Handlers(s.config, s.store, s.runtime)
+    finished = 0
+    for repository, installation_id in s.store.repositories_with_silent_children(quiet):
+        runs = {c.run_id for c in s.store.silent_children(quiet, repository) if c.run_id}
+        try:
+            github = s.runtime.github(repository, installation_id)
+            for run_id in sorted(runs):
+                for job in github.run_jobs(run_id):
+                    if job.get("status") == "completed":
+                        handlers.on_job_completed(_job_event(repository, installation_id,
+                                                             run_id, job))
+                        finished += 1
+        except Exception:
+            log.exception("reconcile could not read the runs of %s", repository)
+    return finished
+
+
+def _job_event(repository: str, installation_id: int | None, run_id: int,
+               job: dict[str, Any]) -> WorkflowJobCompleted:
+    return WorkflowJobCompleted(
+        delivery="reconcile", repository=repository, installation_id=installation_id,
+        run_id=run_id, job_id=int(job.get("id") or 0), job_name=str(job.get("name") or ""),
+        conclusion=job.get("conclusion"), html_url=job.get("html_url"), run_attempt=1)
 
 
 def time_out_silent_children(s: Services) -> list[str]:

@@ -19,6 +19,7 @@ from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
 from service.config import Config, Secret
 from service.domain.states import ChildStatus
 from service.service_runtime import ServiceRuntime
+from service.tasks import Services, reconcile
 from tests.fakes.github import FakeGitHub
 
 REPO = "octo/shop"
@@ -354,3 +355,28 @@ def test_git_errors_never_show_the_token(gh: FakeGitHub, runtime: ServiceRuntime
     env, secrets = mirror._auth(f"{gh.url}/{REPO}.git")
     assert env["GIT_CONFIG_KEY_0"] == "http.extraheader" and TOKEN in secrets
     assert mirror._auth(gh.clone_url(REPO)) == ({"GIT_TERMINAL_PROMPT": "0"}, ())
+
+
+# Reconcile -----------------------------------------------------------------------------
+
+
+def test_reconcile_fails_children_whose_jobs_ended_unreported(gh: FakeGitHub, store: Store,
+                                                              tmp_path: Path) -> None:
+    config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
+                    public_url="https://ccs.test", workspace_dir=tmp_path / "workspace",
+                    reconcile_interval=1)
+    runtime = ServiceRuntime(config, store, options=FAST)
+    session = start(runtime)
+    # The jobs die: no callback, and (no webhook URL) no workflow_job webhook either.
+    assert gh.finish_jobs("failure", REPO) == 2
+    time.sleep(1.1)  # the children must be quiet for one reconcile interval
+    jobs_calls = len(gh.calls_to("GET", "/repos/*/actions/runs/*/jobs"))
+
+    reconcile(Services(config, store, runtime, queue=None))
+
+    children = store.children(session.id)
+    assert [c.status for c in children] == ["failed", "failed"]
+    assert all("ended (failure) without reporting" in c.message for c in children)
+    assert store.session(session.id).status == "needs_attention"
+    # One look per run, not one per child.
+    assert len(gh.calls_to("GET", "/repos/*/actions/runs/*/jobs")) == jobs_calls + 1
