@@ -19,6 +19,7 @@ ALGORITHM = "RS256"
 MAX_TOKEN_CHARS = 16_384
 _MAX_JWKS_BYTES = 1_048_576
 
+TOKEN_REPLAYED = (401, "token_replayed", "token replayed: this token was used before")
 _FETCH_ERRORS = (OSError, ValueError, TypeError, KeyError, jwt.PyJWKError, jwt.PyJWKSetError)
 
 JwksFetcher = Callable[[], Mapping[str, Any]]
@@ -135,7 +136,7 @@ class OidcVerifier:
         claims = self._decode(token, key)
         parsed = _claims(claims)
         if seen_jti is not None and seen_jti(parsed.jti):
-            raise AuthError(401, "token_replayed", "token replayed: this token was used before")
+            raise AuthError(*TOKEN_REPLAYED)
         return parsed
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:

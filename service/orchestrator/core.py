@@ -18,6 +18,7 @@ from service.domain.wire import ChildResult
 from service.orchestrator.errors import BadInput, SessionBusy, UnknownSession
 from service.orchestrator.finalize import Finalizer
 from service.orchestrator.ports import Executor, Git, Host, NullReporter, Reporter, Verifier
+from service.orchestrator.results import ResultRecorder
 from service.orchestrator.validate import validate_children
 
 S, C = SessionStatus, ChildStatus
@@ -43,6 +44,7 @@ class Orchestrator:
         self.retry_command = retry_command
         self._parse = parse_manifest or _default_parser()
         self._manifests: dict[tuple[str, str], Manifest] = {}
+        self.results = ResultRecorder(store)
         self.finalizer = Finalizer(self, verifier)
 
     # Manifest -----------------------------------------------------------------------
@@ -197,26 +199,11 @@ class Orchestrator:
             raise UnknownSession(f"no child {child_id!r} in {repository}")
         if child.kind == "verify":
             return self.finalizer.record_verify(child, session, result, fan_in=fan_in)
-        target = C.SUCCEEDED if result.succeeded else C.FAILED
-        moved = self.store.move_child(
-            child.id, target, only_from=CHILD_ACTIVE, commit=result.commit,
-            attempts=result.attempts, tests_passed=result.tests.passed,
-            tests_failed=result.tests.failed, tests_errors=result.tests.errors,
-            tests_skipped=result.tests.skipped, changed_files=list(result.changed_files),
-            message=result.message, finished_at=utcnow(),
-            run_url=result.log_url or child.run_url,
-            run_id=result.run_id or child.run_id, job_id=result.job_id or child.job_id,
-        )
-        if not moved:
-            return "duplicate"
-        self.store.log(session.id, "result", {"component": child.component,
-                                              "status": result.status,
-                                              "commit": result.commit},
-                       result.message, ok=result.succeeded)
-        if fan_in:
+        outcome = self.results.record(child, session, result)
+        if outcome == "accepted" and fan_in:
             self.reporter.session_changed(session.id)
             self.after_child_change(session.id)
-        return "accepted"
+        return outcome
 
     def after_child_change(self, session_id: str) -> None:
         """Start Validate exactly once, when the last child of a running session rests."""

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.git_repo import GitError
 from service.domain.names import staging_branch
-from service.domain.states import CHILD_ACTIVE, ChildStatus, SessionStatus
+from service.domain.states import ChildStatus, SessionStatus
 from service.domain.wire import ChildResult
 from service.orchestrator.errors import BadInput
 from service.orchestrator.merge import MergeConflict, finalize_message, merge_children
@@ -116,21 +116,10 @@ class Finalizer:
     def record_verify(self, row: ChildRow, session: SessionRow, result: ChildResult,
                       fan_in: bool = True) -> str:
         """Record the verify job's result and continue (or stop) Finalize."""
-        passed = result.succeeded and result.commit in (None, session.merged_commit)
-        moved = self.o.store.move_child(
-            row.id, C.SUCCEEDED if passed else C.FAILED, only_from=CHILD_ACTIVE,
-            commit=session.merged_commit, attempts=1, tests_passed=result.tests.passed,
-            tests_failed=result.tests.failed, tests_errors=result.tests.errors,
-            tests_skipped=result.tests.skipped, message=result.message, finished_at=utcnow(),
-            run_url=result.log_url or row.run_url,
-        )
-        if not moved:
-            return "duplicate"
-        self.o.store.log(session.id, "verify", {"commit": session.merged_commit},
-                         result.message, ok=passed)
-        if fan_in:
+        outcome = self.o.results.record(row, session, result)
+        if outcome == "accepted" and fan_in:
             self.finalize(session.id)
-        return "accepted"
+        return outcome
 
     def continue_after_verify(self, session_id: str) -> None:
         """Go on with Finalize after the verify row rested (used by queue tasks)."""

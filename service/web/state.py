@@ -10,8 +10,9 @@ from typing import Any
 from flask import current_app, request
 
 from service.adapters.db.models import utcnow
+from service.auth import AuthError
 from service.auth.api_token import bearer_token, check_bearer
-from service.auth.oidc import OidcClaims, OidcVerifier
+from service.auth.oidc import TOKEN_REPLAYED, OidcClaims, OidcVerifier
 from service.tasks import Services
 from service.web.errors import ApiError
 from service.web.metrics import Metrics
@@ -56,12 +57,24 @@ def oidc_verifier() -> OidcVerifier:
         return ext["oidc"]
 
 
-def verify_oidc() -> OidcClaims:
-    """Return the claims of the request's OIDC bearer token (raises AuthError 401)."""
-    store = services().store
+def verify_oidc(record: bool = True) -> OidcClaims:
+    """Return the claims of the request's OIDC bearer token (raises AuthError 401).
+
+    With record=False the token id is not recorded yet: the caller must call
+    `record_token_id` (e.g. inside its own transaction) before acting on the request.
+    """
     token = bearer_token(request.headers.get("Authorization"))
+    if not record:
+        return oidc_verifier().verify(token)
+    store = services().store
     return oidc_verifier().verify(
         token, seen_jti=lambda jti: not store.record_token(jti, utcnow() + SEEN_TOKEN_RETENTION))
+
+
+def record_token_id(claims: OidcClaims) -> None:
+    """Record a verified token's id; raise AuthError 401 when it was used before."""
+    if not services().store.record_token(claims.jti, utcnow() + SEEN_TOKEN_RETENTION):
+        raise AuthError(*TOKEN_REPLAYED)
 
 
 def has_api_token() -> bool:

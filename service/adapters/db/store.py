@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.db.models import (
@@ -40,12 +42,37 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._local = threading.local()  # this thread's atomic() transaction, if any
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
-        """Yield a database session that commits on success and rolls back on error."""
+        """Yield a database session that commits on success and rolls back on error.
+
+        Inside `atomic()` (same thread) it joins that transaction instead.
+        """
+        joined = getattr(self._local, "db", None)
+        if joined is not None:
+            yield joined
+            return
         with self._sessions.begin() as db:
             yield db
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run every store call this thread makes inside the block in ONE transaction.
+
+        Commits when the block ends, rolls back if it raises. A request handler uses it to
+        pay for one commit (and, on SQLite, one turn at the write lock) instead of several.
+        """
+        if getattr(self._local, "db", None) is not None:
+            yield
+            return
+        with self._sessions.begin() as db:
+            self._local.db = db
+            try:
+                yield
+            finally:
+                self._local.db = None
 
     # Sessions -----------------------------------------------------------------------
 
@@ -165,6 +192,8 @@ class Store:
                 update(ChildRow)
                 .where(ChildRow.id == child_id, ChildRow.status.in_([s.value for s in allowed]))
                 .values(status=target.value, updated_at=utcnow(), **fields)
+                # Rows handed out are detached snapshots: nothing in the session to refresh.
+                .execution_options(synchronize_session=False)
             )
         return result.rowcount == 1
 
@@ -330,12 +359,17 @@ class Store:
         return {status: count for status, count in rows}
 
     def _insert_once(self, row: Any) -> bool:
-        try:
-            with self.unit() as db:
-                db.add(row)
-        except IntegrityError:
-            return False
-        return True
+        # INSERT … ON CONFLICT DO NOTHING: no exception, so it also works inside atomic().
+        table = type(row).__table__
+        values = {column.key: getattr(row, column.key) for column in table.columns
+                  if getattr(row, column.key) is not None}
+        insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
+                  else sqlite_insert)
+        key = next(iter(table.primary_key.columns))
+        with self.unit() as db:
+            inserted = db.execute(insert(table).values(**values).on_conflict_do_nothing()
+                                  .returning(key)).first()
+        return inserted is not None
 
 
 def _text(value: Any) -> str:
