@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +43,9 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._local = threading.local()  # this thread's atomic() transaction, if any
+        # Prepared statements of the hot paths by shape: building an UPDATE of a dozen
+        # columns cost more CPU than running it (SQLite, bench/service_load.py).
+        self._statements: dict[tuple, Any] = {}
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -167,11 +170,7 @@ class Store:
     def child_with_session(self, child_id: str) -> tuple[ChildRow, SessionRow]:
         """Return the child and its session in one round trip."""
         with self.unit() as db:
-            found = db.execute(
-                select(ChildRow, SessionRow)
-                .join(SessionRow, SessionRow.id == ChildRow.session_id)
-                .where(ChildRow.id == child_id)
-            ).first()
+            found = db.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
         if found is None:
             raise NotFound(f"no child {child_id!r}")
         return found[0], found[1]
@@ -187,14 +186,19 @@ class Store:
         allowed = set(child_sources_for(target))
         if only_from is not None:
             allowed &= set(only_from)
+        sources = tuple(sorted(s.value for s in allowed))
+        key = ("move_child", target.value, sources, tuple(sorted(fields)))
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements.setdefault(key, (
+                update(ChildRow.__table__)
+                .where(ChildRow.id == bindparam("child_id"), ChildRow.status.in_(sources))
+                .values(status=target.value, updated_at=bindparam("at_"),
+                        **{name: bindparam(f"{name}_") for name in fields})))
+        params = {f"{name}_": value for name, value in fields.items()}
         with self.unit() as db:
-            result = db.execute(
-                update(ChildRow)
-                .where(ChildRow.id == child_id, ChildRow.status.in_([s.value for s in allowed]))
-                .values(status=target.value, updated_at=utcnow(), **fields)
-                # Rows handed out are detached snapshots: nothing in the session to refresh.
-                .execution_options(synchronize_session=False)
-            )
+            result = db.connection().execute(statement, {"child_id": child_id,
+                                                         "at_": utcnow(), **params})
         return result.rowcount == 1
 
     def move_children(
@@ -279,10 +283,9 @@ class Store:
     def log(self, session_id: str, step: str, command: Any, result: Any, ok: bool = True) -> None:
         """Record one step's command and result in the session's interaction log."""
         with self.unit() as db:
-            db.add(InteractionRow(
-                session_id=session_id, step=step, command=_text(command),
-                result=_text(result), ok=ok,
-            ))
+            db.connection().execute(_LOG, {"session_id": session_id, "step": step,
+                                           "command": _text(command), "result": _text(result),
+                                           "ok": ok, "created_at": utcnow()})
 
     def interactions(self, session_id: str) -> list[InteractionRow]:
         """Return the session's interaction log, oldest first."""
@@ -363,13 +366,23 @@ class Store:
         table = type(row).__table__
         values = {column.key: getattr(row, column.key) for column in table.columns
                   if getattr(row, column.key) is not None}
-        insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
-                  else sqlite_insert)
-        key = next(iter(table.primary_key.columns))
+        key = ("insert_once", table.name, tuple(sorted(values)))
+        statement = self._statements.get(key)
+        if statement is None:
+            dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
+                              else sqlite_insert)
+            statement = self._statements.setdefault(key, (
+                dialect_insert(table).on_conflict_do_nothing()
+                .returning(next(iter(table.primary_key.columns)))))
         with self.unit() as db:
-            inserted = db.execute(insert(table).values(**values).on_conflict_do_nothing()
-                                  .returning(key)).first()
+            inserted = db.connection().execute(statement, values).first()
         return inserted is not None
+
+
+_CHILD_WITH_SESSION = (select(ChildRow, SessionRow)
+                       .join(SessionRow, SessionRow.id == ChildRow.session_id)
+                       .where(ChildRow.id == bindparam("child_id")))
+_LOG = insert(InteractionRow.__table__)
 
 
 def _text(value: Any) -> str:
