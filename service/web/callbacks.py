@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.db.store import NotFound, Store
+from service.adapters.github.reporter import progress_milestone
 from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
 from service.auth.oidc import OidcClaims, check_binding
@@ -88,8 +89,15 @@ def _authenticate(child_id: str) -> OidcClaims | None:
 
 def _fan_in(child: ChildRow, session: SessionRow) -> None:
     # Validate/Finalize may take minutes: run them in a task; the CAS keeps it to one.
-    task = "continue_after_verify" if child.kind == "verify" else "fan_in"
-    enqueue(task, session.id)
+    if child.kind == "verify":
+        enqueue("continue_after_verify", session.id)
+        return
+    # Coalesce: a fan_in task per result mostly found children still running. Counted after
+    # our commit, so the last result to commit always sees every child rested and enqueues
+    # (two near-last ones may both enqueue: the CAS keeps Validate to one). Between, a
+    # task runs only at the tracking comment's progress milestones.
+    if progress_milestone(services().store.child_status_counts(session.id)):
+        enqueue("fan_in", session.id)
 
 
 def _count(outcome: str) -> None:

@@ -244,14 +244,15 @@ class Store:
                 .values(updated_at=utcnow(), **fields)
             )
 
-    def child_status_counts(self, session_id: str, kind: str = "component") -> dict[str, int]:
-        """Return how many of the session's children are in each status (one query)."""
+    def child_status_counts(self, session_id: str,
+                            kind: str | None = "component") -> dict[str, int]:
+        """Return how many of the session's children (of every kind with None) are in each
+        status (one query)."""
+        query = select(ChildRow.status, func.count()).where(ChildRow.session_id == session_id)
+        if kind:
+            query = query.where(ChildRow.kind == kind)
         with self.unit() as db:
-            rows = db.execute(
-                select(ChildRow.status, func.count())
-                .where(ChildRow.session_id == session_id, ChildRow.kind == kind)
-                .group_by(ChildRow.status)
-            ).all()
+            rows = db.execute(query.group_by(ChildRow.status)).all()
         return {status: count for status, count in rows}
 
     def silent_children(self, older_than: datetime,

@@ -35,9 +35,11 @@ class TrackingReporter:
         if not session.issue_number:
             return
         with self._lock_for(session_id):
-            children = self.store.children(session_id, kind=None)
-            if not self._worth_an_edit(session, children):
+            # Decide from the counts (one small query) before reading every child.
+            if not self._worth_an_edit(session, self.store.child_status_counts(session_id,
+                                                                               kind=None)):
                 return
+            children = self.store.children(session_id, kind=None)
             body = render_tracking_comment(session, children, self.retry_command)
             digest = hashlib.sha256(body.encode()).hexdigest()
             if self._rendered.get(session_id) == digest:
@@ -56,13 +58,12 @@ class TrackingReporter:
                 self.store.update_session(session_id, tracking_comment_id=comment_id)
             self._rendered[session_id] = digest
 
-    def _worth_an_edit(self, session: SessionRow, children: list) -> bool:
+    def _worth_an_edit(self, session: SessionRow, counts: dict[str, int]) -> bool:
         """Skip progress-only edits between milestones (every ~N/PROGRESS_EDITS children)."""
         if session.status != SessionStatus.RUNNING or session.id not in self._rendered:
             return True
-        rested = sum(1 for child in children if ChildStatus(child.status).is_terminal)
-        step = max(1, math.ceil(len(children) / PROGRESS_EDITS))
-        return rested % step == 0 or rested == len(children)
+        return progress_milestone(counts)
+
 
     def _lock_for(self, session_id: str) -> threading.Lock:
         with self._guard:
@@ -84,3 +85,12 @@ class TrackingReporter:
             if len(comments) < 100:
                 return None
             page += 1
+
+
+def progress_milestone(counts: dict[str, int]) -> bool:
+    """Return True when the children's status counts are worth a progress edit: every
+    ~N/PROGRESS_EDITS rested children, and when the last one rests."""
+    total = sum(counts.values())
+    rested = sum(n for status, n in counts.items() if ChildStatus(status).is_terminal)
+    step = max(1, math.ceil(total / PROGRESS_EDITS))
+    return rested % step == 0 or rested == total
