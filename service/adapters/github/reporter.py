@@ -26,6 +26,7 @@ class TrackingReporter:
         self.retry_command = retry_command
         self.bot_login = bot_login
         self._rendered: dict[str, str] = {}  # session id -> hash of the body GitHub holds
+        self._rested: dict[str, int] = {}  # session id -> rested children at the last edit
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -36,8 +37,8 @@ class TrackingReporter:
             return
         with self._lock_for(session_id):
             # Decide from the counts (one small query) before reading every child.
-            if not self._worth_an_edit(session, self.store.child_status_counts(session_id,
-                                                                               kind=None)):
+            counts = self.store.child_status_counts(session_id, kind=None)
+            if not self._worth_an_edit(session, counts):
                 return
             children = self.store.children(session_id, kind=None)
             body = render_tracking_comment(session, children, self.retry_command)
@@ -57,12 +58,16 @@ class TrackingReporter:
             if session.tracking_comment_id != comment_id:
                 self.store.update_session(session_id, tracking_comment_id=comment_id)
             self._rendered[session_id] = digest
+            self._rested[session_id] = _rested(counts)
 
     def _worth_an_edit(self, session: SessionRow, counts: dict[str, int]) -> bool:
         """Skip progress-only edits between milestones (every ~N/PROGRESS_EDITS children)."""
         if session.status != SessionStatus.RUNNING or session.id not in self._rendered:
             return True
-        return progress_milestone(counts)
+        # At least a step more rested since the last edit (not "a multiple of the step":
+        # fan_in tasks are queued at milestones but run a few results later).
+        total, rested = sum(counts.values()), _rested(counts)
+        return rested == total or rested - self._rested.get(session.id, 0) >= _step(total)
 
 
     def _lock_for(self, session_id: str) -> threading.Lock:
@@ -90,7 +95,13 @@ class TrackingReporter:
 def progress_milestone(counts: dict[str, int]) -> bool:
     """Return True when the children's status counts are worth a progress edit: every
     ~N/PROGRESS_EDITS rested children, and when the last one rests."""
-    total = sum(counts.values())
-    rested = sum(n for status, n in counts.items() if ChildStatus(status).is_terminal)
-    step = max(1, math.ceil(total / PROGRESS_EDITS))
-    return rested % step == 0 or rested == total
+    total, rested = sum(counts.values()), _rested(counts)
+    return rested % _step(total) == 0 or rested == total
+
+
+def _rested(counts: dict[str, int]) -> int:
+    return sum(n for status, n in counts.items() if ChildStatus(status).is_terminal)
+
+
+def _step(total: int) -> int:
+    return max(1, math.ceil(total / PROGRESS_EDITS))
