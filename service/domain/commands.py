@@ -44,36 +44,29 @@ class StartSession:
 
 
 @dataclass(frozen=True)
-class RetrySession:
+class _SessionCommand:
+    """A command about one session: by id, else the issue's latest session."""
+
+    repository: str
+    session_id: str | None = None
+    issue: int | None = None
+    requested_by: str = ""
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class RetrySession(_SessionCommand):
     """Re-run what failed in a session (by id, else the issue's latest session)."""
 
-    repository: str
-    session_id: str | None = None
-    issue: int | None = None
-    requested_by: str = ""
-    source: str = "api"
-
 
 @dataclass(frozen=True)
-class CancelSession:
+class CancelSession(_SessionCommand):
     """Cancel a session (by id, else the issue's running session)."""
 
-    repository: str
-    session_id: str | None = None
-    issue: int | None = None
-    requested_by: str = ""
-    source: str = "api"
-
 
 @dataclass(frozen=True)
-class ShowStatus:
+class ShowStatus(_SessionCommand):
     """Report the state of a session, or of every session of an issue."""
-
-    repository: str
-    session_id: str | None = None
-    issue: int | None = None
-    requested_by: str = ""
-    source: str = "api"
 
 
 @dataclass(frozen=True)
