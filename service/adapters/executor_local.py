@@ -11,7 +11,6 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
@@ -21,8 +20,8 @@ from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError, GitRepository
 from service.domain.states import ChildStatus
 from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
+from service.orchestrator.ports import ResultSink
 
-ResultSink = Callable[[str, ChildResult], object]
 KILL_GRACE_SECONDS = 5.0
 # Import the runner from this checkout without putting ccs on the children's PYTHONPATH,
 # where it could shadow a package of the user's own called `action` or `service`.

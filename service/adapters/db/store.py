@@ -26,7 +26,6 @@ from service.adapters.db.models import (
 from service.domain.states import (
     ChildStatus,
     SessionStatus,
-    check_child_transition,
     child_sources_for,
     sources_for,
 )
@@ -223,12 +222,6 @@ class Store:
                 .returning(ChildRow.id)
             ).scalars().all()
         return list(moved)
-
-    def force_child(self, child: ChildRow, target: ChildStatus, **fields: Any) -> None:
-        """Move a child whose current status the caller has just read (checked transition)."""
-        check_child_transition(ChildStatus(child.status), target)
-        if not self.move_child(child.id, target, only_from=[ChildStatus(child.status)], **fields):
-            raise RuntimeError(f"child {child.id} changed status concurrently")
 
     def delete_children(self, session_id: str, kind: str) -> None:
         """Delete the session's children of one kind (a verify row a retry starts afresh)."""
