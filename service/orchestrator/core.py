@@ -197,10 +197,12 @@ class Orchestrator:
             raise UnknownSession(f"no child {child_id!r}") from None
         if repository is not None and session.repository != repository:
             raise UnknownSession(f"no child {child_id!r} in {repository}")
-        if child.kind == "verify":
-            return self.finalizer.record_verify(child, session, result, fan_in=fan_in)
         outcome = self.results.record(child, session, result)
-        if outcome == "accepted" and fan_in:
+        if outcome != "accepted" or not fan_in:
+            return outcome
+        if child.kind == "verify":
+            self.finalizer.finalize(session.id)
+        else:
             self.reporter.session_changed(session.id)
             self.after_child_change(session.id)
         return outcome

@@ -11,7 +11,6 @@ from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.git_repo import GitError
 from service.domain.names import staging_branch
 from service.domain.states import ChildStatus, SessionStatus
-from service.domain.wire import ChildResult
 from service.orchestrator.errors import BadInput
 from service.orchestrator.merge import MergeConflict, finalize_message, merge_children
 from service.orchestrator.ports import Verifier
@@ -96,7 +95,7 @@ class Finalizer:
         outcome = self.verifier.verify(session, session.merged_commit, manifest.job_config(),
                                        row)
         if outcome is not None:
-            self.record_verify(row, session, outcome)
+            self.o.record_result(row.id, outcome)
         return False
 
     def _verify_row(self, session: SessionRow) -> ChildRow:
@@ -112,14 +111,6 @@ class Finalizer:
         except IntegrityError:  # another worker created it first
             return self.o.store.children(session.id, kind="verify")[0]
         return row
-
-    def record_verify(self, row: ChildRow, session: SessionRow, result: ChildResult,
-                      fan_in: bool = True) -> str:
-        """Record the verify job's result and continue (or stop) Finalize."""
-        outcome = self.o.results.record(row, session, result)
-        if outcome == "accepted" and fan_in:
-            self.finalize(session.id)
-        return outcome
 
     def continue_after_verify(self, session_id: str) -> None:
         """Go on with Finalize after the verify row rested (used by queue tasks)."""
