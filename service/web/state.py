@@ -63,12 +63,10 @@ def verify_oidc(record: bool = True) -> OidcClaims:
     With record=False the token id is not recorded yet: the caller must call
     `record_token_id` (e.g. inside its own transaction) before acting on the request.
     """
-    token = bearer_token(request.headers.get("Authorization"))
-    if not record:
-        return oidc_verifier().verify(token)
-    store = services().store
-    return oidc_verifier().verify(
-        token, seen_jti=lambda jti: not store.record_token(jti, utcnow() + SEEN_TOKEN_RETENTION))
+    claims = oidc_verifier().verify(bearer_token(request.headers.get("Authorization")))
+    if record:
+        record_token_id(claims)
+    return claims
 
 
 def record_token_id(claims: OidcClaims) -> None:
