@@ -129,8 +129,8 @@ def make_repo(path: Path, n: int, parallel: int) -> str:
 
 def baseline_children(repo: Path, base_sha: str, parallel: int, scratch: Path) -> dict:
     """Run every component's runner in a plain worktree, `parallel` at once; time it all."""
-    from service.adapters.executor_local import child_environment
-    from service.adapters.manifest_yaml import parse_manifest
+    from service.adapters.local.executor import child_environment
+    from service.adapters.manifest.parse import parse_manifest
 
     manifest = parse_manifest((repo / ".github" / "ccs.yml").read_text(), ".github/ccs.yml")
     config = json.dumps(manifest.job_config().to_json())
@@ -234,9 +234,9 @@ class _SubprocessShim:
 
 def _instrument(watch: Stopwatch) -> None:
     """Wrap the executor, git adapter, store, Validate and Finalize to time and count them."""
-    from service.adapters import executor_local
     from service.adapters.db.store import Store
     from service.adapters.git_repo import GitRepository
+    from service.adapters.local import executor as executor_local
     from service.orchestrator.core import Orchestrator
     from service.orchestrator.finalize import Finalizer
 
@@ -294,7 +294,7 @@ def _instrument(watch: Stopwatch) -> None:
 
 def worker(repo: Path, parallel: int) -> dict:
     """Run one ccs session in this (fresh) process and return its figures."""
-    from service.local import open_runtime
+    from service.bootstrap import open_runtime
 
     watch = Stopwatch()
     _instrument(watch)

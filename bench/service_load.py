@@ -68,7 +68,7 @@ def baseline_server(port: int, issuer: str, jwks_url: str, workers: int) -> None
     from service.auth import AuthError
     from service.auth.api_token import bearer_token
     from service.auth.oidc import OidcVerifier
-    from service.cli_service import WORKER_STOP_SECONDS, WebApplication
+    from service.cli.serve import WORKER_STOP_SECONDS, WebApplication
 
     audience = f"http://127.0.0.1:{port}"
 

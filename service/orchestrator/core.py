@@ -358,6 +358,6 @@ def component_of(child: ChildRow) -> Component:
 
 
 def _default_parser() -> Callable[[str, str], Manifest]:
-    from service.adapters.manifest_yaml import parse_manifest
+    from service.adapters.manifest.parse import parse_manifest
 
     return parse_manifest

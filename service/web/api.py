@@ -10,10 +10,10 @@ from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
 from service.domain.commands import StartSession
 from service.domain.states import SessionStatus
-from service.handlers import record_session
 from service.web.errors import ApiError
 from service.web.shapes import decode_cursor, encode_cursor, session_json, session_summary
 from service.web.state import enqueue, require_api_token, services, verify_oidc
+from service.worker.handlers import record_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 100

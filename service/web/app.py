@@ -10,14 +10,14 @@ from sqlalchemy import text
 
 from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.store import Store
+from service.adapters.queue import TaskQueue
 from service.auth.oidc import OidcVerifier
 from service.config import Config
-from service.handlers import Runtime
-from service.queue import TaskQueue
-from service.tasks import Services, build_services, inline_queue, install
 from service.web import errors
 from service.web import metrics as metrics_module
 from service.web.openapi import document
+from service.worker.handlers import Runtime
+from service.worker.tasks import Services, build_services, inline_queue, install
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from service.adapters.db.models import utcnow
 from service.auth import AuthError
 from service.auth.api_token import bearer_token, check_bearer
 from service.auth.oidc import TOKEN_REPLAYED, OidcClaims, OidcVerifier
-from service.tasks import Services
 from service.web.errors import ApiError
 from service.web.metrics import Metrics
+from service.worker.tasks import Services
 
 # Actions tokens live minutes; remembering their ids for a day outlasts any replay window.
 SEEN_TOKEN_RETENTION = timedelta(days=1)

@@ -7,11 +7,11 @@ import json
 from flask import Blueprint, jsonify, request
 
 from service.domain.events import Ignored
-from service.handlers import event_to_json
 from service.web.errors import ApiError
 from service.web.github_events import parse_event
 from service.web.signature import verify_signature
 from service.web.state import enqueue, metrics, services
+from service.worker.handlers import event_to_json
 
 bp = Blueprint("webhooks", __name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service.demo import prepare
+from service.cli.demo import prepare
 from tests.fakes.local import git
 
 pytestmark = pytest.mark.slow

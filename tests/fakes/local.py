@@ -31,7 +31,7 @@ from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitRepository
-from service.adapters.host_local import LocalHost
+from service.adapters.local.host import LocalHost
 from service.domain.states import ChildStatus
 from service.domain.wire import ChildResult, JobConfig, TestCounts
 from service.orchestrator.core import Orchestrator

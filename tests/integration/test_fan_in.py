@@ -16,7 +16,7 @@ import pytest
 from service.adapters.db.engine import make_engine
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitRepository
-from service.adapters.host_local import LocalHost
+from service.adapters.local.host import LocalHost
 from service.domain.wire import ChildResult, parse_result
 from service.orchestrator.core import Orchestrator
 from tests.fakes.local import REPOSITORY, FakeExecutor, Project, scratch_postgres

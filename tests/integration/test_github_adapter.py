@@ -16,10 +16,10 @@ from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
+from service.adapters.github.runtime import ServiceRuntime
 from service.config import Config, Secret
 from service.domain.states import ChildStatus
-from service.service_runtime import ServiceRuntime
-from service.tasks import Services, reconcile
+from service.worker.tasks import Services, reconcile
 from tests.fakes.github import FakeGitHub
 
 REPO = "octo/shop"
@@ -344,7 +344,7 @@ def test_an_exhausted_rate_limit_waits_for_the_reset(gh: FakeGitHub,
 
 def test_git_errors_never_show_the_token(gh: FakeGitHub, runtime: ServiceRuntime,
                                          tmp_path: Path) -> None:
-    from service.adapters.mirror import Mirror
+    from service.adapters.github.mirror import Mirror
 
     mirror = Mirror(tmp_path / "ws", REPO, lambda: f"{gh.url}/{REPO}.git", lambda: TOKEN)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
 
-from service import tasks
 from service.adapters.db.models import ChildRow, SessionRow
+from service.adapters.queue import HueyQueue, RecordingQueue, make_huey
 from service.cli import main
 from service.config import Config
-from service.queue import HueyQueue, RecordingQueue, make_huey
+from service.worker import tasks
 from tests.fakes.service_runtime import REPO, ServiceStage
 
 

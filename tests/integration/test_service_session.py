@@ -15,11 +15,11 @@ from werkzeug.wrappers import Request, Response
 from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.store import Store
 from service.adapters.github.client import ClientOptions
+from service.adapters.github.runtime import ServiceRuntime
 from service.config import Config, Secret
 from service.domain.wire import InvalidResult, parse_result
 from service.orchestrator.core import Orchestrator
 from service.orchestrator.errors import UnknownSession
-from service.service_runtime import ServiceRuntime
 from tests.fakes.github import FakeGitHub
 
 REPO = "books/shop"

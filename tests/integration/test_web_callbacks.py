@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from service.adapters.queue import RecordingQueue
 from service.auth import child_tokens
-from service.queue import RecordingQueue
 from tests.fakes.local import scratch_postgres
 from tests.fakes.service_runtime import REPO, ServiceStage, bearer
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from service import demo
+from service.cli import demo
 
 
 def test_demo_without_pytest_exits_2_and_says_what_to_install(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.domain.events import CommentCreated, Ignored, InstallationChanged, IssueLabeled
-from service.handlers import Handlers, event_from_json, event_to_json, quoted
+from service.worker.handlers import Handlers, event_from_json, event_to_json, quoted
 from tests.fakes.service_runtime import REPO, ServiceStage
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters.manifest_yaml import (
+from service.adapters.manifest.parse import (
     MAX_NODES,
     load_manifest,
     manifest_schema,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.adapters.manifest_yaml import parse_manifest
+from service.adapters.manifest.parse import parse_manifest
 from service.domain.manifest import ManifestError
 from service.domain.names import (
     InvalidName,

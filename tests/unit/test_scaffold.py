@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.adapters.manifest_yaml import load_manifest
-from service.scaffold import (
+from service.adapters.manifest.parse import load_manifest
+from service.cli.scaffold import (
     REUSABLE_WORKFLOW,
     WORKFLOW_INPUTS,
     WORKFLOW_PATH,

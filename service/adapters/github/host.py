@@ -6,8 +6,8 @@ from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.git_repo import GitError
 from service.adapters.github.client import GitHubError
 from service.adapters.github.executor import GitHubExecutor
+from service.adapters.github.mirror import Mirror
 from service.adapters.github.repo import RepoGitHub
-from service.adapters.mirror import Mirror
 from service.domain.names import CHILD_BRANCH_PREFIX, is_own_ref, staging_branch
 from service.domain.states import ChildStatus
 from service.domain.wire import JobConfig

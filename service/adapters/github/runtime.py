@@ -8,9 +8,9 @@ from service.adapters.db.store import Store
 from service.adapters.github.client import ClientOptions, GitHubGateway
 from service.adapters.github.executor import GitHubExecutor
 from service.adapters.github.host import GitHubHost, GitHubVerifier
+from service.adapters.github.mirror import Mirror
 from service.adapters.github.repo import RepoGitHub
 from service.adapters.github.reporter import TrackingReporter
-from service.adapters.mirror import Mirror
 from service.config import Config
 from service.orchestrator.core import Orchestrator
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from service.adapters.yaml_lines import KeyPath, LineMap, dotted
+from service.adapters.manifest.yaml_lines import KeyPath, LineMap, dotted
 from service.domain.manifest import ManifestError
 
 

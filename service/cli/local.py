@@ -14,11 +14,11 @@ from typing import Any
 
 from service.adapters.db.models import SessionRow
 from service.adapters.git_repo import GitError
+from service.bootstrap import LocalRuntime, open_runtime
 from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
+from service.cli.progress import Progress
 from service.domain.states import SessionStatus
-from service.local import LocalRuntime, open_runtime
 from service.orchestrator.errors import BadInput
-from service.progress import Progress
 
 POLL_SECONDS = 0.25
 
@@ -88,7 +88,7 @@ def _runtime(args: argparse.Namespace) -> Iterator[LocalRuntime]:
 
 def demo(args: argparse.Namespace) -> int:
     """`ccs demo`: a full local session on the bundled example."""
-    from service.demo import run_demo
+    from service.cli.demo import run_demo
 
     return run_demo()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.config_values import (
+from service.config.values import (
     LOG_LEVELS,
     MASK,
     ConfigError,

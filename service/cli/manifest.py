@@ -12,9 +12,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from service.adapters.manifest_yaml import MANIFEST_PATH, load_manifest
+from service.adapters.manifest.parse import MANIFEST_PATH, load_manifest
+from service.cli.scaffold import ScaffoldExists, scaffold
 from service.domain.manifest import Component, Manifest, ManifestError
-from service.scaffold import ScaffoldExists, scaffold
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

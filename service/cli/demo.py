@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookshop"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bookshop"
 CONTEXT = "catalog"
 
 
@@ -84,7 +84,7 @@ def _run_capturing(repo: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for `python -m service.demo`."""
+    """Entry point for `python -m service.cli.demo`."""
     argparse.ArgumentParser(prog="ccs demo").parse_args(argv)
     return run_demo()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.store import Store
-from service.adapters.executor_local import LocalExecutor
 from service.adapters.git_repo import GitRepository
-from service.adapters.host_local import LocalHost
-from service.adapters.verifier_local import LocalVerifier
+from service.adapters.local.executor import LocalExecutor
+from service.adapters.local.host import LocalHost
+from service.adapters.local.verifier import LocalVerifier
 from service.orchestrator.core import Orchestrator
 
 

@@ -25,7 +25,7 @@ from service.orchestrator.ports import ResultSink
 KILL_GRACE_SECONDS = 5.0
 # Import the runner from this checkout without putting ccs on the children's PYTHONPATH,
 # where it could shadow a package of the user's own called `action` or `service`.
-_CCS_ROOT = str(Path(__file__).resolve().parents[2])
+_CCS_ROOT = str(Path(__file__).resolve().parents[3])
 RUNNER_BOOTSTRAP = (
     f"import sys; sys.path.insert(0, {_CCS_ROOT!r}); from action.__main__ import main; "
     "sys.exit(main(sys.argv[1:]))"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.adapters.manifest_yaml import MANIFEST_PATH, parse_manifest
+from service.adapters.manifest.parse import MANIFEST_PATH, parse_manifest
 from service.domain.names import NAME_PATTERN
 
 # The reusable workflow of the ccs project that a target repository's workflow calls.

@@ -13,16 +13,16 @@ EXIT_BAD_INPUT = 2
 # Each subcommand lives in its own module; importing lazily keeps `ccs check` fast and
 # keeps the web stack out of local runs.
 HANDLERS = {
-    "run": "service.cli_local:run",
-    "retry": "service.cli_local:retry",
-    "status": "service.cli_local:status",
-    "cancel": "service.cli_local:cancel",
-    "demo": "service.cli_local:demo",
-    "check": "service.cli_manifest:check",
-    "init": "service.cli_manifest:init",
-    "serve": "service.cli_service:serve",
-    "worker": "service.cli_service:worker",
-    "db": "service.cli_service:db",
+    "run": "service.cli.local:run",
+    "retry": "service.cli.local:retry",
+    "status": "service.cli.local:status",
+    "cancel": "service.cli.local:cancel",
+    "demo": "service.cli.local:demo",
+    "check": "service.cli.manifest:check",
+    "init": "service.cli.manifest:init",
+    "serve": "service.cli.serve:serve",
+    "worker": "service.cli.serve:worker",
+    "db": "service.cli.serve:db",
 }
 
 

@@ -44,7 +44,7 @@ def db(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Consume the queue (and run the periodic reconcile) until SIGTERM or SIGINT."""
-    from service.tasks import worker_queue
+    from service.worker.tasks import worker_queue
 
     config = _config()
     if config is None:
@@ -60,7 +60,7 @@ def worker(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Migrate, start one queue worker process unless told not to, then run gunicorn."""
     from service.adapters.db.engine import upgrade
-    from service.queue import is_redis
+    from service.adapters.queue import is_redis
 
     config = _config()
     if config is None:

@@ -10,13 +10,13 @@ from typing import Any
 
 from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
+from service.adapters.queue import HueyQueue, InlineQueue, TaskQueue, make_huey
 from service.config import Config
 from service.domain.events import WorkflowJobCompleted
 from service.domain.states import SessionStatus
-from service.handlers import Handlers, Runtime, event_from_json
 from service.orchestrator.core import Orchestrator
 from service.orchestrator.errors import BadInput
-from service.queue import HueyQueue, InlineQueue, TaskQueue, make_huey
+from service.worker.handlers import Handlers, Runtime, event_from_json
 
 log = logging.getLogger(__name__)
 S = SessionStatus
@@ -61,7 +61,7 @@ def build_services(config: Config, *, store: Store | None = None, runtime: Runti
 
         store = Store(make_engine(config.service_database_url()))
     if runtime is None:
-        from service.service_runtime import ServiceRuntime
+        from service.adapters.github.runtime import ServiceRuntime
 
         runtime = ServiceRuntime(config, store)
     built = Services(config, store, runtime, queue)

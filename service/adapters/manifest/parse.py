@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from service.adapters.manifest_schema import manifest_schema, validate_schema
-from service.adapters.yaml_lines import MAX_NODES, KeyPath, LineMap, compose, dotted
+from service.adapters.manifest.schema import manifest_schema, validate_schema
+from service.adapters.manifest.yaml_lines import MAX_NODES, KeyPath, LineMap, compose, dotted
 from service.domain.manifest import (
     DEFAULT_PATHS,
     PATH_KINDS,
