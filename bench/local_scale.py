@@ -234,10 +234,11 @@ class _SubprocessShim:
 
 def _instrument(watch: Stopwatch) -> None:
     """Wrap the executor, git adapter, store, Validate and Finalize to time and count them."""
+    from service.orchestrator.core import Orchestrator
+
     from service.adapters.db.store import Store
     from service.adapters.git_repo import GitRepository
     from service.adapters.local import executor as executor_local
-    from service.orchestrator.core import Orchestrator
     from service.orchestrator.finalize import Finalizer
 
     executor_local.subprocess = _SubprocessShim()

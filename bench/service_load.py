@@ -39,15 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import RESULTS  # noqa: E402
-from tests.e2e.fast_jobs import CONTEXT, FastJobRunner, post_result, project_files  # noqa: E402
-from tests.e2e.service_harness import (  # noqa: E402
+from tests.fakes.fast_jobs import CONTEXT, FastJobRunner, post_result, project_files  # noqa: E402
+from tests.fakes.github import FakeGitHub  # noqa: E402
+from tests.fakes.service_process import (  # noqa: E402
     ServiceProcess,
     WorkerProcess,
     free_port,
     service_env,
     wait_until,
 )
-from tests.fakes.github import FakeGitHub  # noqa: E402
 
 POSTGRES_URL = os.environ.get("CCS_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")

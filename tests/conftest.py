@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -49,11 +47,6 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in `cwd` and return its stdout."""
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 @pytest.fixture(autouse=True)

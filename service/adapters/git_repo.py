@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
 import git as gitpython
@@ -14,24 +13,15 @@ from git.exc import GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathErr
 
 from service.adapters.file_lock import file_lock
 from service.domain.names import is_own_ref
+from service.orchestrator.ports import GitError, MergeOutcome
+
+__all__ = ["GitError", "GitRepository", "MergeOutcome", "NotARepository", "require_git"]
 
 ZERO_SHA = "0" * 40
 
 
-class GitError(RuntimeError):
-    """A git command failed; the message says which and why (never a credential)."""
-
-
 class NotARepository(GitError):
     """The path is not a git repository."""
-
-
-@dataclass(frozen=True)
-class MergeOutcome:
-    """The tree of a clean merge, or the files that conflicted."""
-
-    tree: str | None
-    conflicts: tuple[str, ...] = ()
 
 
 def require_git() -> str:

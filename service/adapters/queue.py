@@ -93,17 +93,6 @@ class InlineQueue:
         self.bodies[name](self.context(), *args)
 
 
-class RecordingQueue:
-    """Keeps enqueued tasks without running them (tests of what the web layer enqueues)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def enqueue(self, name: str, *args: Any) -> None:
-        """Remember the task."""
-        self.calls.append((name, args))
-
-
 def _bound(name: str, body: TaskBody, context: Callable[[], Any]) -> TaskBody:
     def run(*args: Any) -> Any:
         return body(context(), *args)

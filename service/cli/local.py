@@ -12,13 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from service.adapters.db.models import SessionRow
 from service.adapters.git_repo import GitError
-from service.bootstrap import LocalRuntime, open_runtime
+from service.bootstrap import LocalRuntime, local
 from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
 from service.cli.progress import Progress
+from service.domain.commands import CancelSession, RetrySession, StartSession
+from service.domain.manifest import MANIFEST_PATH
 from service.domain.states import SessionStatus
 from service.orchestrator.errors import BadInput
+from service.orchestrator.ports import SessionRecord
 
 POLL_SECONDS = 0.25
 
@@ -27,21 +29,21 @@ def run(args: argparse.Namespace) -> int:
     """`ccs run CONTEXT`: start a session and wait for it to rest."""
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
 
-    def start(runtime: LocalRuntime) -> SessionRow:
-        base = choose_base(runtime, args.base, args.manifest)
-        return runtime.orchestrator.start(
-            repository=runtime.repository_key, context=args.context, base_ref=base,
-            components=only, manifest_path=args.manifest or ".github/ccs.yml",
-            push=args.push, parallel=args.parallel,
-        )
+    def start(runtime: LocalRuntime) -> SessionRecord:
+        return runtime.bus.handle(StartSession(
+            repository=runtime.repository_key, context=args.context,
+            components=tuple(only or ()), base=args.base or None,
+            manifest_path=args.manifest or MANIFEST_PATH, push=args.push,
+            parallel=args.parallel, source="cli"))
 
     return _drive(args, start, parallel=args.parallel)
 
 
 def retry(args: argparse.Namespace) -> int:
     """`ccs retry SESSION_ID`: re-run what failed and wait for the session to rest."""
-    def start(runtime: LocalRuntime) -> SessionRow:
-        return runtime.orchestrator.retry(args.session_id, runtime.repository_key)
+    def start(runtime: LocalRuntime) -> SessionRecord:
+        return runtime.bus.handle(RetrySession(repository=runtime.repository_key,
+                                               session_id=args.session_id, source="cli"))
 
     return _drive(args, start, parallel=None)
 
@@ -51,7 +53,7 @@ def status(args: argparse.Namespace) -> int:
     try:
         with _runtime(args) as runtime:
             if args.session_id:
-                body = session_json(runtime, runtime.orchestrator.session(
+                body = session_json(runtime, runtime.bus.ports.session(
                     args.session_id, runtime.repository_key))
                 _print(args, body, human=describe(body))
                 return EXIT_OK
@@ -70,7 +72,9 @@ def cancel(args: argparse.Namespace) -> int:
     """`ccs cancel SESSION_ID`: mark a session and its children cancelled."""
     try:
         with _runtime(args) as runtime:
-            session = runtime.orchestrator.cancel(args.session_id, runtime.repository_key)
+            session = runtime.bus.handle(CancelSession(repository=runtime.repository_key,
+                                                       session_id=args.session_id,
+                                                       source="cli"))
             print(f"session {session.id}: {session.status}", file=sys.stderr)
             return EXIT_OK
     except (GitError, BadInput) as error:
@@ -79,7 +83,7 @@ def cancel(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _runtime(args: argparse.Namespace) -> Iterator[LocalRuntime]:
-    runtime = open_runtime(Path(args.repo))
+    runtime = local(Path(args.repo))
     try:
         yield runtime
     finally:
@@ -93,35 +97,9 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
-def choose_base(runtime: LocalRuntime, base: str | None, manifest_path: str | None) -> str:
-    """Return --base, else the manifest's base, else the current branch; refuse unsafe cases."""
-    repo = runtime.repo
-    current = repo.current_branch()
-    if not base:
-        head_manifest = _manifest_base(runtime, manifest_path)
-        base = head_manifest or current
-    if not base:
-        raise BadInput("HEAD is detached and no base is set; pass --base BRANCH or set `base:` "
-                       "in the manifest", code="detached")
-    if base == current and repo.has_uncommitted_changes():
-        raise BadInput(f"the checkout of {base} has uncommitted changes; ccs builds from "
-                       "committed history, so commit or stash them first (or pass --base)",
-                       code="dirty")
-    return base
-
-
-def _manifest_base(runtime: LocalRuntime, manifest_path: str | None) -> str | None:
-    try:
-        head = runtime.repo.resolve("HEAD")
-    except GitError:
-        raise BadInput("the repository has no commits yet; commit the manifest first",
-                       code="empty_repository") from None
-    return runtime.orchestrator.manifest(head, manifest_path or ".github/ccs.yml").base
-
-
 def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
     try:
-        runtime = open_runtime(Path(args.repo), parallel)
+        runtime = local(Path(args.repo), parallel)
     except GitError as error:
         return _reject(args, str(error))
     progress = Progress()
@@ -139,7 +117,8 @@ def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
     except KeyboardInterrupt:
         if session_id:
             print("ccs: interrupted; stopping children", file=sys.stderr)
-            runtime.orchestrator.cancel(session_id, runtime.repository_key)
+            runtime.bus.handle(CancelSession(repository=runtime.repository_key,
+                                             session_id=session_id, source="cli"))
             runtime.executor.wait()
     finally:
         progress.close()
@@ -171,7 +150,7 @@ def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
             return
 
 
-def session_json(runtime: LocalRuntime, session: SessionRow) -> dict[str, Any]:
+def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any]:
     """Return the DESIGN §4 JSON object for a session."""
     children = runtime.store.children(session.id)
     return {

@@ -44,7 +44,7 @@ def db(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Consume the queue (and run the periodic reconcile) until SIGTERM or SIGINT."""
-    from service.worker.tasks import worker_queue
+    from service.bootstrap import worker_queue
 
     config = _config()
     if config is None:

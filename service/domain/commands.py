@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from service.domain.manifest import MANIFEST_PATH
 from service.domain.names import InvalidName, check_name, check_ref_name, check_session_id
+from service.domain.wire import ChildResult
 
 SOURCES = ("comment", "label", "api", "cli")
 LABEL_PREFIX = "ccs:"
@@ -37,10 +39,23 @@ class StartSession:
     repository: str
     context: str
     components: tuple[str, ...] = ()
-    base: str | None = None
+    base: str | None = None  # None: the manifest's `base`, else the host's default
     issue: int | None = None
     requested_by: str = ""
     source: str = "api"
+    manifest_path: str = MANIFEST_PATH
+    push: bool = False
+    parallel: int | None = None  # None: the manifest's `parallel`
+    installation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordChildResult:
+    """Take a child job's result (the callback, or a local runner that finished)."""
+
+    child_id: str
+    result: ChildResult
+    repository: str | None = None  # when given, the child must belong to it
 
 
 @dataclass(frozen=True)

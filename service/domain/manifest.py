@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from service.domain.names import InvalidName, check_name
 from service.domain.wire import CommandSpec, JobConfig
 
+MANIFEST_PATH = ".github/ccs.yml"  # where a repository keeps its manifest (`--manifest` overrides)
 DEFAULT_PATHS = {
     "design": "docs/design/{context}/{component}.md",
     "implementation": "src/{context}/{component}.py",

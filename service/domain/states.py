@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -60,33 +61,99 @@ CHILD_TERMINAL = frozenset(
 CHILD_RERUN = frozenset({ChildStatus.FAILED, ChildStatus.CANCELLED, ChildStatus.TIMED_OUT})
 CHILD_ACTIVE = frozenset({ChildStatus.DISPATCHED, ChildStatus.RUNNING})
 
-_S = SessionStatus
-SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
-    _S.PENDING: frozenset({_S.INITIALIZING, _S.FAILED, _S.CANCELLED}),
-    _S.INITIALIZING: frozenset({_S.RUNNING, _S.FAILED, _S.CANCELLED}),
-    _S.RUNNING: frozenset({_S.VALIDATING, _S.FAILED, _S.CANCELLED}),
-    _S.VALIDATING: frozenset({_S.FINALIZING, _S.NEEDS_ATTENTION, _S.FAILED, _S.CANCELLED}),
-    _S.FINALIZING: frozenset({_S.COMPLETE, _S.NEEDS_ATTENTION, _S.FAILED, _S.CANCELLED}),
-    # A retry starts the validation loop again from the top.
-    _S.NEEDS_ATTENTION: frozenset({_S.INITIALIZING, _S.CANCELLED}),
-    _S.FAILED: frozenset({_S.INITIALIZING}),
-    _S.CANCELLED: frozenset({_S.INITIALIZING}),
-    _S.COMPLETE: frozenset(),
-}
+_S, _C = SessionStatus, ChildStatus
 
-_C = ChildStatus
-CHILD_TRANSITIONS: dict[ChildStatus, frozenset[ChildStatus]] = {
-    _C.PENDING: frozenset({_C.DISPATCHED, _C.FAILED, _C.CANCELLED}),
-    _C.DISPATCHED: frozenset(
-        {_C.RUNNING, _C.SUCCEEDED, _C.FAILED, _C.CANCELLED, _C.TIMED_OUT}
-    ),
-    _C.RUNNING: frozenset({_C.SUCCEEDED, _C.FAILED, _C.CANCELLED, _C.TIMED_OUT}),
-    # Validation can still turn an accepted result into a failure.
-    _C.SUCCEEDED: frozenset({_C.FAILED}),
-    _C.FAILED: frozenset({_C.PENDING}),
-    _C.CANCELLED: frozenset({_C.PENDING}),
-    _C.TIMED_OUT: frozenset({_C.PENDING}),
-}
+
+class ChildKind(StrEnum):
+    """What a child row stands for; stored as text."""
+
+    COMPONENT = "component"  # one component's job
+    VERIFY = "verify"  # the whole-suite verify job on the merged tree
+
+
+@dataclass(frozen=True)
+class SessionMove:
+    """A named session transition: from any of `sources` to `target`."""
+
+    name: str
+    sources: frozenset[SessionStatus]
+    target: SessionStatus
+
+
+@dataclass(frozen=True)
+class ChildMove:
+    """A named child transition: from any of `sources` to `target`."""
+
+    name: str
+    sources: frozenset[ChildStatus]
+    target: ChildStatus
+
+
+_MOVING = frozenset({_S.PENDING, _S.INITIALIZING, _S.RUNNING, _S.VALIDATING, _S.FINALIZING})
+
+
+class SessionMoves:
+    """Every session transition a step makes, by name (the diagram is generated from these)."""
+
+    INITIALIZE = SessionMove("initialize", frozenset({_S.PENDING}), _S.INITIALIZING)
+    RETRY = SessionMove("retry", frozenset({_S.NEEDS_ATTENTION, _S.FAILED, _S.CANCELLED}),
+                        _S.INITIALIZING)
+    RUN = SessionMove("run", frozenset({_S.INITIALIZING}), _S.RUNNING)
+    VALIDATE = SessionMove("validate", frozenset({_S.RUNNING}), _S.VALIDATING)
+    FINALIZE = SessionMove("finalize", frozenset({_S.VALIDATING}), _S.FINALIZING)
+    COMPLETE = SessionMove("complete", frozenset({_S.FINALIZING}), _S.COMPLETE)
+    NEED_ATTENTION = SessionMove("need attention", frozenset({_S.VALIDATING, _S.FINALIZING}),
+                                 _S.NEEDS_ATTENTION)
+    FAIL = SessionMove("fail", _MOVING, _S.FAILED)
+    CANCEL = SessionMove("cancel", _MOVING | {_S.NEEDS_ATTENTION}, _S.CANCELLED)
+
+    @classmethod
+    def all(cls) -> tuple[SessionMove, ...]:
+        """Return every named session transition."""
+        return tuple(v for v in vars(cls).values() if isinstance(v, SessionMove))
+
+
+class ChildMoves:
+    """Every child transition a step or an executor makes, by name."""
+
+    DISPATCH = ChildMove("dispatch", frozenset({_C.PENDING}), _C.DISPATCHED)
+    START = ChildMove("start", frozenset({_C.DISPATCHED}), _C.RUNNING)
+    SUCCEED = ChildMove("succeed", CHILD_ACTIVE, _C.SUCCEEDED)
+    FAIL = ChildMove("fail", CHILD_ACTIVE, _C.FAILED)
+    # A dispatch GitHub refused for good: the child never ran.
+    FAIL_DISPATCH = ChildMove("fail dispatch", frozenset({_C.PENDING, _C.DISPATCHED}),
+                              _C.FAILED)
+    # Validation (or a merge conflict) can still turn an accepted result into a failure.
+    FAIL_VALIDATION = ChildMove("fail validation", frozenset({_C.SUCCEEDED}), _C.FAILED)
+    TIME_OUT = ChildMove("time out", CHILD_ACTIVE, _C.TIMED_OUT)
+    CANCEL = ChildMove("cancel", CHILD_ACTIVE | {_C.PENDING}, _C.CANCELLED)
+    RETRY = ChildMove("retry", CHILD_RERUN, _C.PENDING)
+
+    @classmethod
+    def all(cls) -> tuple[ChildMove, ...]:
+        """Return every named child transition."""
+        return tuple(v for v in vars(cls).values() if isinstance(v, ChildMove))
+
+
+def _session_table() -> dict[SessionStatus, frozenset[SessionStatus]]:
+    table: dict[SessionStatus, set[SessionStatus]] = {s: set() for s in SessionStatus}
+    for move in SessionMoves.all():
+        for source in move.sources:
+            table[source].add(move.target)
+    return {s: frozenset(targets) for s, targets in table.items()}
+
+
+def _child_table() -> dict[ChildStatus, frozenset[ChildStatus]]:
+    table: dict[ChildStatus, set[ChildStatus]] = {s: set() for s in ChildStatus}
+    for move in ChildMoves.all():
+        for source in move.sources:
+            table[source].add(move.target)
+    return {s: frozenset(targets) for s, targets in table.items()}
+
+
+# The tables every status check uses, derived from the named moves above.
+SESSION_TRANSITIONS = _session_table()
+CHILD_TRANSITIONS = _child_table()
 
 
 class InvalidTransition(ValueError):
@@ -113,3 +180,35 @@ def check_child_transition(current: ChildStatus, target: ChildStatus) -> None:
     """Raise InvalidTransition unless the table allows current → target."""
     if target not in CHILD_TRANSITIONS[current]:
         raise InvalidTransition(f"child cannot go from {current} to {target}")
+
+
+def mermaid(moves: tuple[SessionMove, ...] | tuple[ChildMove, ...], start: str,
+            end: str | None = None) -> str:
+    """Return a Mermaid state diagram of the named moves (one edge per source and target,
+    labelled with the names of the moves that make it)."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    order = [s.value for s in (SessionStatus if isinstance(moves[0], SessionMove)
+                               else ChildStatus)]
+    for move in moves:
+        for source in move.sources:
+            edges.setdefault((source.value, move.target.value), []).append(move.name)
+    lines = ["stateDiagram-v2", f"    [*] --> {start}"]
+    for source, target in sorted(edges, key=lambda e: (order.index(e[0]), order.index(e[1]))):
+        lines.append(f"    {source} --> {target}: {', '.join(sorted(edges[source, target]))}")
+    if end:
+        lines.append(f"    {end} --> [*]")
+    return "\n".join(lines)
+
+
+def session_diagram() -> str:
+    """Return the session state diagram docs/architecture.md shows."""
+    return mermaid(SessionMoves.all(), "pending", "complete")
+
+
+def child_diagram() -> str:
+    """Return the child state diagram docs/architecture.md shows."""
+    return mermaid(ChildMoves.all(), "pending")
+
+
+if __name__ == "__main__":  # python -m service.domain.states: print both diagrams
+    print(f"```mermaid\n{session_diagram()}\n```\n\n```mermaid\n{child_diagram()}\n```")

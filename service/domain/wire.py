@@ -178,6 +178,17 @@ class ComponentEntry:
         return body
 
 
+def component_entry(child: Any) -> ComponentEntry:
+    """Return the matrix entry of a component child (from its resolved spec)."""
+    spec = child.spec
+    return ComponentEntry(
+        child=child.id, component=child.component, context=spec["context"],
+        child_branch=child.branch, design=spec["design"],
+        implementation=spec["implementation"], test=spec["test"],
+        allow=tuple(spec.get("allow") or ()),
+    )
+
+
 @dataclass(frozen=True)
 class VerifyEntry:
     """The single matrix entry in verify mode."""

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.adapters.db.models import ChildRow
-from service.orchestrator.ports import Git
+from service.orchestrator.ports import ChildRecord, Git
 
 
 @dataclass(frozen=True)
 class MergeConflict:
     """A child whose commit could not be merged on top of the ones before it."""
 
-    child: ChildRow
+    child: ChildRecord
     files: tuple[str, ...]
     earlier: tuple[str, ...]
 
@@ -31,7 +30,7 @@ class Merged:
     commit: str
 
 
-def merge_children(git: Git, base_sha: str, children: list[ChildRow],
+def merge_children(git: Git, base_sha: str, children: list[ChildRecord],
                    message: str) -> Merged | MergeConflict:
     """Merge each child's commit in order; squash the result into one commit on the base."""
     current = base_sha
@@ -56,7 +55,7 @@ def _tree_of(git: Git, commit: str) -> str:
     return outcome.tree
 
 
-def finalize_message(context: str, children: list[ChildRow]) -> str:
+def finalize_message(context: str, children: list[ChildRecord]) -> str:
     """Return the commit message for the finalized session."""
     lines = [f"Implement {context} context", ""]
     for child in children:

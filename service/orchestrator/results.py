@@ -1,64 +1,108 @@
-"""Recording a child's result: the store-only part of taking a result (no git, no GitHub).
+"""One road for results: record a child's result (store only), then say what comes next.
 
-The orchestrator (local mode, webhooks) and the service's callback route both record results
-through `ResultRecorder`, so there is one code path for "first terminal result wins". The
-callback route needs nothing else in the request; fan-in runs later, in a queue task.
+The service's callback route and the local executor both call `record_result`; the route
+runs what comes next in a queue task, the local command runs it at once (`bus.py`).
 """
 
 from __future__ import annotations
 
-from service.adapters.db.models import ChildRow, SessionRow, utcnow
-from service.adapters.db.store import Store
-from service.domain.states import CHILD_ACTIVE, ChildStatus
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.domain.progress import NextStep, all_rested, next_after_result
+from service.domain.states import ChildKind, ChildMoves, SessionMoves
 from service.domain.wire import ChildResult
+from service.orchestrator.errors import UnknownSession
+from service.orchestrator.ports import ChildRecord, NotFound, SessionRecord, Store
 
-C = ChildStatus
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a result did: 'accepted' or 'duplicate', and what must follow."""
+
+    outcome: str
+    session_id: str
+    next: NextStep = NextStep.NONE
+
+    @property
+    def accepted(self) -> bool:
+        """Return True when this result was the child's first."""
+        return self.outcome == "accepted"
 
 
-class ResultRecorder:
-    """Compare-and-set a child's terminal status and log it, in one transaction."""
+def find_child(store: Store, child_id: str,
+               repository: str | None = None) -> tuple[ChildRecord, SessionRecord]:
+    """Return the child and its session, or raise UnknownSession (also another repo's)."""
+    try:
+        child, session = store.child_with_session(child_id)
+    except NotFound:
+        raise UnknownSession(f"no child {child_id!r}") from None
+    if repository is not None and session.repository != repository:
+        raise UnknownSession(f"no child {child_id!r} in {repository}")
+    return child, session
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
-    def record(self, child: ChildRow, session: SessionRow, result: ChildResult) -> str:
-        """Return 'accepted', or 'duplicate' when the child already has a result."""
-        with self.store.atomic():
-            if child.kind == "verify":
-                return self._record_verify(child, session, result)
-            return self._record_component(child, session, result)
+def record_result(store: Store, child: ChildRecord, session: SessionRecord,
+                  result: ChildResult, now: datetime, *,
+                  also: Callable[[], None] | None = None) -> Recorded:
+    """Record the first result of a child in one transaction (with `also` inside it).
 
-    def _record_component(self, child: ChildRow, session: SessionRow,
-                          result: ChildResult) -> str:
-        target = C.SUCCEEDED if result.succeeded else C.FAILED
-        moved = self.store.move_child(
-            child.id, target, only_from=CHILD_ACTIVE, commit=result.commit,
-            attempts=result.attempts, tests_passed=result.tests.passed,
-            tests_failed=result.tests.failed, tests_errors=result.tests.errors,
-            tests_skipped=result.tests.skipped, changed_files=list(result.changed_files),
-            message=result.message, finished_at=utcnow(),
-            run_url=result.log_url or child.run_url,
-            run_id=result.run_id or child.run_id, job_id=result.job_id or child.job_id,
-        )
-        if not moved:
-            return "duplicate"
-        self.store.log(session.id, "result", {"component": child.component,
-                                              "status": result.status,
-                                              "commit": result.commit},
-                       result.message, ok=result.succeeded)
-        return "accepted"
+    The status counts that decide what follows are read after the commit, so the last
+    result to commit always sees every child rested.
+    """
+    with store.atomic():
+        if also is not None:
+            also()
+        if child.kind == ChildKind.VERIFY:
+            moved = _record_verify(store, child, session, result, now)
+        else:
+            moved = _record_component(store, child, session, result, now)
+    if not moved:
+        return Recorded("duplicate", session.id)
+    kind = ChildKind(child.kind)
+    counts = store.child_status_counts(session.id) if kind == ChildKind.COMPONENT else {}
+    return Recorded("accepted", session.id, next_after_result(kind, counts))
 
-    def _record_verify(self, row: ChildRow, session: SessionRow, result: ChildResult) -> str:
-        passed = result.succeeded and result.commit in (None, session.merged_commit)
-        moved = self.store.move_child(
-            row.id, C.SUCCEEDED if passed else C.FAILED, only_from=CHILD_ACTIVE,
-            commit=session.merged_commit, attempts=1, tests_passed=result.tests.passed,
-            tests_failed=result.tests.failed, tests_errors=result.tests.errors,
-            tests_skipped=result.tests.skipped, message=result.message, finished_at=utcnow(),
-            run_url=result.log_url or row.run_url,
-        )
-        if not moved:
-            return "duplicate"
-        self.store.log(session.id, "verify", {"commit": session.merged_commit},
-                       result.message, ok=passed)
-        return "accepted"
+
+def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
+                      result: ChildResult, now: datetime) -> bool:
+    move = ChildMoves.SUCCEED if result.succeeded else ChildMoves.FAIL
+    # The run a child was dispatched in stays bound: a body's run_id never replaces it.
+    moved = store.apply(
+        move, child.id, commit=result.commit, attempts=result.attempts,
+        tests_passed=result.tests.passed, tests_failed=result.tests.failed,
+        tests_errors=result.tests.errors, tests_skipped=result.tests.skipped,
+        changed_files=list(result.changed_files), message=result.message,
+        finished_at=now, run_url=result.log_url or child.run_url,
+        run_id=child.run_id or result.run_id, job_id=result.job_id or child.job_id)
+    if moved:
+        store.log(session.id, "result", {"component": child.component, "status": result.status,
+                                         "commit": result.commit},
+                  result.message, ok=result.succeeded)
+    return moved
+
+
+def _record_verify(store: Store, row: ChildRecord, session: SessionRecord,
+                   result: ChildResult, now: datetime) -> bool:
+    passed = result.succeeded and result.commit in (None, session.merged_commit)
+    moved = store.apply(
+        ChildMoves.SUCCEED if passed else ChildMoves.FAIL, row.id,
+        commit=session.merged_commit, attempts=1, tests_passed=result.tests.passed,
+        tests_failed=result.tests.failed, tests_errors=result.tests.errors,
+        tests_skipped=result.tests.skipped, message=result.message, finished_at=now,
+        run_url=result.log_url or row.run_url)
+    if moved:
+        store.log(session.id, "verify", {"commit": session.merged_commit}, result.message,
+                  ok=passed)
+    return moved
+
+
+def start_validation(store: Store, session_id: str) -> bool:
+    """Move a running session whose children all rest to validating; True for the winner.
+
+    Compare-and-set: of all the threads or processes that get here, exactly one wins.
+    """
+    if not all_rested(store.child_status_counts(session_id)):
+        return False
+    return store.apply(SessionMoves.VALIDATE, session_id)

@@ -1,17 +1,13 @@
-"""The Validate step: gather facts about each child's work and apply the domain rules."""
+"""Validate: gather facts about each child's work from git and apply the domain rules."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from service.adapters.db.models import SessionRow
-from service.adapters.git_repo import GitError
-from service.domain.states import ChildStatus
+from service.domain.states import ChildMoves, ChildStatus, SessionMoves, SessionStatus
 from service.domain.validation import ChildFacts, Finding, validate_child
 from service.domain.wire import TestCounts
-
-if TYPE_CHECKING:
-    from service.orchestrator.core import Orchestrator
+from service.orchestrator.context import Ports, component_of
+from service.orchestrator.errors import BadInput
+from service.orchestrator.ports import ChildRecord, Git, GitError, SessionRecord
 
 NOT_SUCCEEDED = {
     ChildStatus.FAILED: "the job failed",
@@ -20,50 +16,71 @@ NOT_SUCCEEDED = {
 }
 
 
-def validate_children(orchestrator: Orchestrator, session: SessionRow) -> list[Finding]:
-    """Return every finding against the session's children; mark failing ones failed."""
-    from service.orchestrator.core import component_of
+def validate(ports: Ports, session_id: str) -> bool:
+    """Check every child's work; return True when the session may go on to Finalize."""
+    session = ports.store.session(session_id)
+    if session.status != SessionStatus.VALIDATING:
+        return False
+    try:
+        findings = validate_children(ports, session)
+    except (BadInput, GitError) as error:
+        ports.rest(session_id, SessionMoves.NEED_ATTENTION, f"validate failed: {error}")
+        return False
+    if findings:
+        ports.rest(session_id, SessionMoves.NEED_ATTENTION, ports.attention(session, findings))
+        return False
+    ports.store.log(session_id, "validate", "all children", "passed")
+    return ports.store.apply(SessionMoves.FINALIZE, session_id)
 
-    store, git = orchestrator.store, orchestrator.git
+
+def validate_children(ports: Ports, session: SessionRecord) -> list[Finding]:
+    """Return every finding against the session's children; mark failing ones failed."""
+    store = ports.store
     children = store.children(session.id)
     succeeded = [c for c in children if c.status == ChildStatus.SUCCEEDED]
-    orchestrator.host.prepare_children(session, succeeded)
+    ports.host.prepare_children(session, succeeded)
     findings: list[Finding] = []
     for child in children:
         status = ChildStatus(child.status)
         if status != ChildStatus.SUCCEEDED:
-            reason = child.message or NOT_SUCCEEDED.get(status, status.value)
-            if not reason.startswith(f"{child.component}:"):
-                reason = f"{child.component}: {reason}"
-            findings.append(Finding(child.component, status.value, reason))
+            findings.append(_not_succeeded(child, status))
             continue
-        component = component_of(child)
-        branch_head = _branch_head(git, child.branch)
-        on_branch = bool(child.commit and branch_head and
-                         (branch_head == child.commit or git.is_ancestor(child.commit,
-                                                                         branch_head)))
-        # Trust git, not the job's own list, for what the child changed.
-        changed = git.changed_files(child.start_sha, child.commit) if on_branch else []
-        own = [component.implementation, component.test]
-        facts = ChildFacts(
-            component=component, reported_status="succeeded", reported_message=child.message,
-            commit=child.commit, commit_on_branch=on_branch,
-            file_sizes=git.blob_sizes(child.commit, own) if on_branch else {},
-            tests=TestCounts(child.tests_passed, child.tests_failed, child.tests_errors,
-                             child.tests_skipped),
-            changed_files=tuple(changed),
-        )
-        store.update_child(child.id, changed_files=changed)
+        facts = child_facts(ports.git, child)
+        store.update_child(child.id, changed_files=list(facts.changed_files))
         child_findings = validate_child(facts)
         if child_findings:
             message = " ".join(f.message for f in child_findings)
-            store.move_child(child.id, ChildStatus.FAILED, only_from=[ChildStatus.SUCCEEDED],
-                             message=message)
+            store.apply(ChildMoves.FAIL_VALIDATION, child.id, message=message)
             findings += child_findings
     return findings
 
 
-def _branch_head(git, branch: str) -> str | None:
+def _not_succeeded(child: ChildRecord, status: ChildStatus) -> Finding:
+    reason = child.message or NOT_SUCCEEDED.get(status, status.value)
+    if not reason.startswith(f"{child.component}:"):
+        reason = f"{child.component}: {reason}"
+    return Finding(child.component, status.value, reason)
+
+
+def child_facts(git: Git, child: ChildRecord) -> ChildFacts:
+    """Return what git says about a succeeded child's commit (never the job's own list)."""
+    component = component_of(child)
+    branch_head = _branch_head(git, child.branch)
+    on_branch = bool(child.commit and branch_head and (
+        branch_head == child.commit or git.is_ancestor(child.commit, branch_head)))
+    changed = git.changed_files(child.start_sha, child.commit) if on_branch else []
+    own = [component.implementation, component.test]
+    return ChildFacts(
+        component=component, reported_status="succeeded", reported_message=child.message,
+        commit=child.commit, commit_on_branch=on_branch,
+        file_sizes=git.blob_sizes(child.commit, own) if on_branch else {},
+        tests=TestCounts(child.tests_passed, child.tests_failed, child.tests_errors,
+                         child.tests_skipped),
+        changed_files=tuple(changed),
+    )
+
+
+def _branch_head(git: Git, branch: str) -> str | None:
     try:
         return git.resolve(f"refs/heads/{branch}")
     except GitError:  # a missing branch is a finding, not a crash

@@ -9,11 +9,11 @@ from flask import Blueprint, jsonify, request, url_for
 from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
 from service.domain.commands import StartSession
+from service.domain.progress import cancel_refusal, retry_refusal
 from service.domain.states import SessionStatus
 from service.web.errors import ApiError
 from service.web.shapes import decode_cursor, encode_cursor, session_json, session_summary
 from service.web.state import enqueue, require_api_token, services, verify_oidc
-from service.worker.handlers import record_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 100
@@ -30,13 +30,9 @@ def create_session():
     command = StartSession(repository=body["repository"], context=body["context"],
                            components=tuple(body.get("components") or ()),
                            base=body.get("base"), issue=body.get("issue"), source="api")
-    github = s.runtime.github(command.repository, None)
-    orchestrator = s.runtime.orchestrator(command.repository, None)
-    session = record_session(orchestrator, command,
-                             base_ref=command.base or github.default_branch(),
-                             installation_id=None)
-    enqueue("advance", session.id)
-    response = jsonify(session_json(s.store, s.store.session(session.id)))
+    # Recorded here (pending); Initialize runs in the queue, so no slow step in a request.
+    session = s.bus(command.repository, deferred=True).handle(command)
+    response = jsonify(session_json(s.store, session))
     response.headers["Location"] = url_for("api.show_session", session_id=session.id)
     return response, 201
 
@@ -109,9 +105,10 @@ def retry_session(session_id: str):
     """Queue a retry of what failed (409 while the session is still moving)."""
     require_api_token()
     session = _session(session_id)
-    if session.status == SessionStatus.COMPLETE:
+    refusal = retry_refusal(session.status)
+    if refusal == "complete":
         raise ApiError(409, "already_complete", f"session {session_id} is complete")
-    if not SessionStatus(session.status).is_terminal:
+    if refusal == "busy":
         raise ApiError(409, "session_busy", f"session {session_id} is still {session.status}; "
                                             "wait for it to finish or cancel it first")
     enqueue("retry", session.id, session.repository)
@@ -123,7 +120,7 @@ def cancel_session(session_id: str):
     """Queue a cancel (409 when the session already finished)."""
     require_api_token()
     session = _session(session_id)
-    if session.status in (SessionStatus.COMPLETE, SessionStatus.CANCELLED):
+    if cancel_refusal(session.status):
         raise ApiError(409, "already_finished", f"session {session_id} is {session.status}")
     enqueue("cancel", session.id, session.repository)
     return jsonify({"status": "queued", "session": session.id}), 202

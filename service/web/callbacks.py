@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from service.adapters.db.models import ChildRow, SessionRow
+from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import NotFound, Store
-from service.adapters.github.reporter import progress_milestone
 from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
 from service.auth.oidc import OidcClaims, check_binding
+from service.domain.progress import NextStep
 from service.domain.wire import ChildResult, InvalidResult, parse_result
-from service.orchestrator.results import ResultRecorder
+from service.orchestrator.results import record_result
 from service.web.errors import ApiError
-from service.web.state import enqueue, metrics, record_token_id, services, verify_oidc
+from service.web.state import metrics, record_token_id, services, verify_oidc
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
 
@@ -31,29 +31,25 @@ def child_result(child_id: str):
 def _child_result(child_id: str):
     s = services()
     claims = _authenticate(child_id)
-    refused: ApiError | AuthError | None = None
-    outcome = "refused"
     try:
         child, session, result = _checked(s.store, child_id, claims)
-    except (ApiError, AuthError) as error:
-        refused = error
-    # One short transaction: the token id, the compare-and-set and the log line (one commit,
-    # one turn at SQLite's write lock). Reads and checks happen before it, so the lock is
-    # held only for the writes.
-    with s.store.atomic():
+    except (ApiError, AuthError):
         if claims is not None:
-            # A valid token's id is recorded even when the request is refused below, so it
-            # can never be replayed; a replay is refused first, as before.
-            record_token_id(claims)
-        if refused is None:
-            # No orchestrator (GitHub client, mirror) here: fan-in runs in a queue task.
-            outcome = ResultRecorder(s.store).record(child, session, result)
-    if refused is not None:
-        raise refused
-    if outcome == "duplicate":
+            # A valid token's id is recorded even when the request is refused, so it can
+            # never be replayed; a replay is refused first, as before.
+            with s.store.atomic():
+                record_token_id(claims)
+        raise
+    # One short transaction: the token id, the compare-and-set and the log line (one commit,
+    # one turn at SQLite's write lock). No orchestrator step (git, GitHub) runs here: what
+    # follows goes to a queue task.
+    recorded = record_result(s.store, child, session, result, utcnow(),
+                             also=(lambda: record_token_id(claims)) if claims else None)
+    if not recorded.accepted:
         raise ApiError(409, "already_recorded",
                        f"child {child_id} already has a result; the first one wins")
-    _fan_in(child, session)
+    if recorded.next != NextStep.NONE:
+        s.defer("advance" if recorded.next == NextStep.FINALIZE else "fan_in", session.id)
     _count("accepted")
     return jsonify({"status": "accepted"}), 202
 
@@ -85,19 +81,6 @@ def _authenticate(child_id: str) -> OidcClaims | None:
                                                     "wrong")
         return None
     return verify_oidc(record=False)
-
-
-def _fan_in(child: ChildRow, session: SessionRow) -> None:
-    # Validate/Finalize may take minutes: run them in a task; the CAS keeps it to one.
-    if child.kind == "verify":
-        enqueue("continue_after_verify", session.id)
-        return
-    # Coalesce: a fan_in task per result mostly found children still running. Counted after
-    # our commit, so the last result to commit always sees every child rested and enqueues
-    # (two near-last ones may both enqueue: the CAS keeps Validate to one). Between, a
-    # task runs only at the tracking comment's progress milestones.
-    if progress_milestone(services().store.child_status_counts(session.id)):
-        enqueue("fan_in", session.id)
 
 
 def _count(outcome: str) -> None:

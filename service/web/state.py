@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, request
 
@@ -15,7 +15,9 @@ from service.auth.api_token import bearer_token, check_bearer
 from service.auth.oidc import TOKEN_REPLAYED, OidcClaims, OidcVerifier
 from service.web.errors import ApiError
 from service.web.metrics import Metrics
-from service.worker.tasks import Services
+
+if TYPE_CHECKING:
+    from service.bootstrap import Services
 
 # Actions tokens live minutes; remembering their ids for a day outlasts any replay window.
 SEEN_TOKEN_RETENTION = timedelta(days=1)
@@ -44,17 +46,16 @@ def enqueue(name: str, *args: Any) -> None:
 
 
 def oidc_verifier() -> OidcVerifier:
-    """Return the app's OIDC verifier, built once (it caches the issuer's keys)."""
-    ext = _ext()
+    """Return the services' OIDC verifier, built once (it caches the issuer's keys)."""
+    s = services()
     with _verifier_lock:
-        if ext.get("oidc") is None:
-            config = services().config
-            if not config.public_url:
+        if s.oidc is None:
+            if not s.config.public_url:
                 raise ApiError(503, "oidc_unconfigured", "CCS_PUBLIC_URL is not set, so OIDC "
                                "tokens (whose audience it is) cannot be checked")
-            ext["oidc"] = OidcVerifier(issuer=config.oidc_issuer, audience=config.public_url,
-                                       jwks_url=config.oidc_jwks_url)
-        return ext["oidc"]
+            s.oidc = OidcVerifier(issuer=s.config.oidc_issuer, audience=s.config.public_url,
+                                  jwks_url=s.config.oidc_jwks_url)
+        return s.oidc
 
 
 def verify_oidc(record: bool = True) -> OidcClaims:

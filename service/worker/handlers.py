@@ -16,6 +16,7 @@ from service.domain.commands import (
     HELP_TEXT,
     CancelSession,
     Command,
+    RecordChildResult,
     RetrySession,
     ShowHelp,
     ShowStatus,
@@ -23,13 +24,13 @@ from service.domain.commands import (
     context_from_label,
     parse_comment,
 )
+from service.domain.states import ChildKind
 from service.domain.wire import ChildResult, TestCounts
-from service.orchestrator.core import Orchestrator
+from service.orchestrator.bus import MessageBus
 from service.orchestrator.errors import BadInput
 
 log = logging.getLogger(__name__)
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
-MANIFEST_PATH = ".github/ccs.yml"
 _EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.CommentCreated, ev.IssueLabeled, ev.WorkflowJobCompleted, ev.WorkflowRunCompleted,
     ev.InstallationChanged, ev.Ignored)}
@@ -46,9 +47,9 @@ class RepoGitHub(Protocol):
 
 
 class Runtime(Protocol):
-    """Builds the per-repository orchestrator and GitHub client (service/service_runtime.py)."""
+    """Builds the per-repository bus and GitHub client (bootstrap.GitHubRuntime)."""
 
-    def orchestrator(self, repository: str, installation_id: int | None) -> Orchestrator: ...
+    def bus(self, repository: str, installation_id: int | None) -> MessageBus: ...
     def github(self, repository: str, installation_id: int | None) -> RepoGitHub: ...
 
 
@@ -136,21 +137,14 @@ class Handlers:
         if isinstance(command, ShowHelp):
             reason = f"{quoted(command.reason)}\n\n" if command.reason else ""
             return reason + HELP_TEXT
-        orchestrator = self.runtime.orchestrator(command.repository, installation_id)
+        bus = self.runtime.bus(command.repository, installation_id)
         try:
             if isinstance(command, StartSession):
-                orchestrator.start(
-                    repository=command.repository, context=command.context,
-                    base_ref=command.base or github.default_branch(),
-                    components=list(command.components) or None, issue=command.issue,
-                    requested_by=command.requested_by, source=command.source,
-                    installation_id=installation_id)
+                bus.handle(dataclasses.replace(command, installation_id=installation_id))
             elif isinstance(command, ShowStatus):
                 return self._status(command)
-            elif isinstance(command, RetrySession):
-                orchestrator.retry(self._target(command).id, repository=command.repository)
-            elif isinstance(command, CancelSession):
-                orchestrator.cancel(self._target(command).id, repository=command.repository)
+            elif isinstance(command, RetrySession | CancelSession):
+                bus.handle(dataclasses.replace(command, session_id=self._target(command).id))
         except BadInput as error:
             return f"ccs could not do that:\n\n{quoted(str(error))}"
         return None
@@ -188,7 +182,7 @@ class Handlers:
         words = set(re.findall(r"[A-Za-z0-9_]+", event.job_name))
         for child, session in self.store.active_children_of_run(event.repository,
                                                                 event.run_id):
-            name = "verify" if child.kind == "verify" else child.component
+            name = "verify" if child.kind == ChildKind.VERIFY else child.component
             if child.id in words or name in words:
                 self._lost(child, session, event.conclusion, event.html_url)
 
@@ -205,8 +199,8 @@ class Handlers:
         result = ChildResult(status="failed", commit=None, branch=None,
                              attempts=child.attempts, tests=TestCounts(), message=message,
                              log_url=url)
-        orchestrator = self.runtime.orchestrator(session.repository, session.installation_id)
-        orchestrator.record_result(child.id, result, repository=session.repository)
+        bus = self.runtime.bus(session.repository, session.installation_id)
+        bus.handle(RecordChildResult(child.id, result, repository=session.repository))
 
     def on_installation(self, event: ev.InstallationChanged) -> None:
         """Keep the installation row (and the repositories it covers) current."""
@@ -214,12 +208,3 @@ class Handlers:
         self.store.upsert_installation(event.installation_id, event.account, active,
                                        event.repositories, event.repositories_removed)
 
-
-def record_session(orchestrator: Orchestrator, command: StartSession, *, base_ref: str,
-                   installation_id: int | None) -> SessionRow:
-    """Check a start request and record the session as pending (Initialize runs later)."""
-    return orchestrator.record(
-        repository=command.repository, context=command.context, base_ref=base_ref,
-        components=list(command.components) or None, manifest_path=MANIFEST_PATH,
-        issue=command.issue, requested_by=command.requested_by, source=command.source,
-        installation_id=installation_id)

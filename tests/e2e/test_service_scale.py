@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.e2e.fast_jobs import CONTEXT, FastJobRunner, project_files
-from tests.e2e.service_harness import ServiceProcess, WorkerProcess, service_env, wait_until
+from tests.fakes.fast_jobs import CONTEXT, FastJobRunner, project_files
 from tests.fakes.github import FakeGitHub
+from tests.fakes.service_process import ServiceProcess, WorkerProcess, service_env, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

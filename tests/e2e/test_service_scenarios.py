@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.service_harness import ServiceProcess, service_env, wait_until
+from tests.fakes.callback_server import bookshop_files
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_runner import ActionJobRunner
 from tests.fakes.github_state import WorkflowRun
 from tests.fakes.github_webhooks import signature
-from tests.integration.test_service_session import bookshop_files
+from tests.fakes.service_process import ServiceProcess, service_env, wait_until
 
 pytestmark = pytest.mark.slow
 

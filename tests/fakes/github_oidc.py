@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from tests.fakes.oidc import FakeIssuer
 
 
 @dataclass(frozen=True)
@@ -26,14 +23,12 @@ class OidcGrant:
     actor: str
 
 
-class OidcIssuer:
-    """Sign Actions-style ID tokens and publish the key as a JWKS."""
+class OidcIssuer(FakeIssuer):
+    """The issuer (key, tokens, JWKS) of tests/fakes/oidc.py, plus the grants a job may use."""
 
     def __init__(self, issuer: str) -> None:
         """Make a fresh RSA key for tokens issued as `issuer`."""
-        self.issuer = issuer
-        self.kid = uuid.uuid4().hex
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        super().__init__(issuer)
         self._grants: dict[str, OidcGrant] = {}
 
     def grant(self, grant: OidcGrant) -> str:
@@ -65,13 +60,7 @@ class OidcIssuer:
             "iat": now, "nbf": now - 5, "exp": now + lifetime,
         }
         claims.update(overrides)
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
-
-    def jwks(self) -> dict[str, Any]:
-        """Return the public key set."""
-        public = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
-        public.update(kid=self.kid, alg="RS256", use="sig")
-        return {"keys": [public]}
+        return self.issue(claims)
 
     def openid_configuration(self, jwks_uri: str) -> dict[str, Any]:
         """Return the discovery document."""

@@ -1,9 +1,11 @@
-"""One stateful fake per orchestrator port, over a real temporary git repository.
+"""The orchestrator's stage: a repository with a manifest, a store, a host and fake jobs.
 
-`Project` is the story's stage: a git repository with a manifest and design docs, a real
-SQLite (or PostgreSQL) store, the real LocalHost, and two fakes: `FakeExecutor` stands in
-for the child jobs (it records what was dispatched and cancelled; a test finishes a child
-by committing real files to its child branch), and `FakeVerifier` for the verify job.
+`Project` comes in two kinds: `backend="git"` (default) is a real temporary git repository, a
+real SQLite (or PostgreSQL) store and the real LocalHost; `backend="memory"` puts the same
+story on the in-memory Store, Git and Host of tests/fakes/memory.py (no database, no git).
+Either way `FakeExecutor` stands in for the child jobs (it records what was dispatched and
+cancelled; a test finishes a child by committing files to its child branch), and
+`FakeVerifier` for the verify job.
 
     project = Project.create(tmp_path, components={"isbn": 20, "money": 10})
     session = project.start()
@@ -21,20 +23,28 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from service.adapters.db.engine import make_engine, upgrade
-from service.adapters.db.models import ChildRow, SessionRow, utcnow
-from service.adapters.db.store import Store
-from service.adapters.git_repo import GitRepository
-from service.adapters.local.host import LocalHost
-from service.domain.states import ChildStatus
+from service.adapters.manifest.parse import parse_manifest
+from service.domain.commands import (
+    CancelSession,
+    RecordChildResult,
+    RetrySession,
+    StartSession,
+)
+from service.domain.states import ChildMoves, ChildStatus
 from service.domain.wire import ChildResult, JobConfig, TestCounts
-from service.orchestrator.core import Orchestrator
+from service.orchestrator.bus import MessageBus
+from service.orchestrator.context import Ports
+from service.orchestrator.ports import ChildRecord, SessionRecord
+from service.orchestrator.results import find_child, record_result
+from tests.fakes.memory import MemoryGit, MemoryHost, MemoryStore, now
 
 REPOSITORY = "local:test"
 MANIFEST = ".github/ccs.yml"
@@ -78,32 +88,37 @@ class Dispatch:
 class FakeExecutor:
     """The child jobs: records dispatches and cancels; `finish` plays a job's ending."""
 
-    def __init__(self, repo_path: Path, store: Store) -> None:
-        self.repo_path, self.store = repo_path, store
+    def __init__(self, workspace: Workspace, store: Any) -> None:
+        self.workspace, self.store = workspace, store
         self.dispatches: list[Dispatch] = []
         self.cancelled: list[str] = []
-        self.orchestrator: Orchestrator | None = None
+        self.resumed: list[str] = []
+        self.bus: MessageBus | None = None
 
     @property
     def dispatched(self) -> list[str]:
         """Return every component dispatched so far, in dispatch order."""
         return [name for d in self.dispatches for name in d.components]
 
-    def dispatch(self, session: SessionRow, children: list[ChildRow], config: JobConfig) -> None:
+    def dispatch(self, session: SessionRecord, children: list[ChildRecord],
+                 config: JobConfig) -> None:
         """Mark the children dispatched (as a real executor does) and remember them."""
-        started = [c.component for c in children if self.store.move_child(
-            c.id, ChildStatus.DISPATCHED, only_from=[ChildStatus.PENDING],
-            start_sha=session.base_sha, dispatched_at=utcnow())]
+        started = [c.component for c in children if self.store.apply(
+            ChildMoves.DISPATCH, c.id, start_sha=session.base_sha, dispatched_at=now())]
         if started:
             self.dispatches.append(Dispatch(session.id, started, config))
 
-    def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
+    def cancel(self, session: SessionRecord, children: list[ChildRecord]) -> None:
         """Remember which children were asked to stop."""
         self.cancelled += [c.component for c in children]
 
+    def resume(self, session: SessionRecord, config: JobConfig) -> None:
+        """Remember the resume (nothing is ever half-sent here)."""
+        self.resumed.append(session.id)
+
     # What a test does -----------------------------------------------------------------
 
-    def child(self, component: str, session_id: str | None = None) -> ChildRow:
+    def child(self, component: str, session_id: str | None = None) -> ChildRecord:
         """Return the newest session's child for `component` (or the given session's)."""
         if session_id is None:
             session_id = self.dispatches[-1].session if self.dispatches else None
@@ -127,8 +142,8 @@ class FakeExecutor:
                      spec["test"]: f"def test_{component}():\n    assert True\n"}
         sha = None
         if commit and status == "succeeded":
-            sha = commit_files(self.repo_path, child.start_sha, files, f"ccs: {component}")
-            git(self.repo_path, "update-ref", f"refs/heads/{child.branch}", sha)
+            sha = self.workspace.commit(child.start_sha, files, f"ccs: {component}")
+            self.workspace.set_branch(child.branch, sha)
         if tests is None:
             tests = TestCounts(passed=3) if status == "succeeded" else TestCounts(failed=1)
         return child.id, ChildResult(
@@ -136,10 +151,10 @@ class FakeExecutor:
             changed_files=tuple(sorted(files)), message=message)
 
     def finish(self, component: str, status: str = "succeeded", **kwargs) -> str:
-        """Play one child job's ending through record_result; return what it answered."""
-        assert self.orchestrator is not None, "bind the orchestrator first"
+        """Play one child job's ending through the bus; return what it answered."""
+        assert self.bus is not None, "bind the bus first"
         child_id, result = self.result(component, status, **kwargs)
-        return self.orchestrator.record_result(child_id, result, repository=REPOSITORY)
+        return self.bus.handle(RecordChildResult(child_id, result, REPOSITORY)).outcome
 
     def finish_all(self, status: str = "succeeded") -> None:
         """Finish every child still dispatched, in spawn order."""
@@ -160,8 +175,8 @@ class FakeVerifier:
     message: str = "verify passed"
     commits: list[str] = field(default_factory=list)
 
-    def verify(self, session: SessionRow, commit: str, config: JobConfig,
-               row: ChildRow) -> ChildResult:
+    def verify(self, session: SessionRecord, commit: str, config: JobConfig,
+               row: ChildRecord) -> ChildResult:
         """Return this fake's verdict on `commit` at once."""
         self.commits.append(commit)
         return ChildResult(status="succeeded" if self.passes else "failed", commit=commit,
@@ -192,55 +207,197 @@ def manifest_text(components: dict[str, int], *, context: str = "catalog",
     return yaml.safe_dump(body, sort_keys=False)
 
 
+class FakeClock:
+    """The Clock port: the real time plus however far a test moved it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        """Return the moved time."""
+        return now() + self.offset
+
+    def move(self, by: timedelta) -> None:
+        """Move the clock forward."""
+        self.offset += by
+
+
+class Workspace:
+    """Where the project's commits live: a real git repository (a fake's view of it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def commit(self, parent: str | None, files: dict[str, str | None], message: str) -> str:
+        """Commit `files` on top of `parent` without a checkout; return the sha."""
+        assert parent is not None
+        return commit_files(self.path, parent, files, message)
+
+    def set_branch(self, branch: str, sha: str) -> None:
+        """Point a branch at a commit."""
+        git(self.path, "update-ref", f"refs/heads/{branch}", sha)
+
+    def rev_parse(self, ref: str) -> str:
+        """Return the sha a ref names."""
+        return git(self.path, "rev-parse", ref)
+
+    def show(self, ref: str, path: str) -> str:
+        """Return a file's text at a ref."""
+        return git(self.path, "show", f"{ref}:{path}")
+
+    def message(self, ref: str) -> str:
+        """Return a commit's message."""
+        return git(self.path, "log", "-1", "--format=%B", ref)
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Return a branch's sha, or None when it does not exist."""
+        done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                              cwd=self.path, capture_output=True, text=True, check=False)
+        return done.stdout.strip() or None
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete a branch."""
+        git(self.path, "update-ref", "-d", f"refs/heads/{branch}")
+
+    def is_clean(self) -> bool:
+        """Return True when the user's checkout has no changes."""
+        return git(self.path, "status", "--porcelain") == ""
+
+    def advance_main(self, sha: str) -> None:
+        """Move main to `sha` as the user would (checkout follows)."""
+        git(self.path, "update-ref", "refs/heads/main", sha)
+        git(self.path, "reset", "--quiet", "--hard", "main")
+
+
+class MemoryWorkspace(Workspace):
+    """The same view over MemoryGit (no git at all)."""
+
+    def __init__(self, memory: MemoryGit) -> None:
+        self.memory = memory
+
+    def commit(self, parent: str | None, files: dict[str, str | None], message: str) -> str:
+        """Commit `files` on top of `parent`; return the sha."""
+        return self.memory.commit(parent, files, message)
+
+    def set_branch(self, branch: str, sha: str) -> None:
+        """Point a branch at a commit."""
+        self.memory.set_ref(branch, sha)
+
+    def rev_parse(self, ref: str) -> str:
+        """Return the sha a ref names."""
+        return self.memory.resolve(ref)
+
+    def show(self, ref: str, path: str) -> str:
+        """Return a file's text at a ref (stripped, as the git view gives it)."""
+        return self.memory.show(ref, path).strip()
+
+    def message(self, ref: str) -> str:
+        """Return a commit's message (stripped, as the git view gives it)."""
+        return self.memory.message(ref).strip()
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Return a branch's sha, or None."""
+        return self.memory.refs.get(branch)
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete a branch."""
+        del self.memory.refs[branch]
+
+    def is_clean(self) -> bool:
+        """There is no checkout to dirty."""
+        return True
+
+    def advance_main(self, sha: str) -> None:
+        """Move main to `sha`."""
+        self.memory.set_ref("main", sha)
+
+
 @dataclass
 class Project:
-    """A repository with a manifest, a store, the real host and the fake jobs."""
+    """A repository with a manifest, a store, a host and the fake jobs, wired to one bus."""
 
     path: Path
-    store: Store
+    store: Any
     executor: FakeExecutor
     verifier: FakeVerifier
-    orchestrator: Orchestrator
+    bus: MessageBus
+    workspace: Workspace
+    clock: FakeClock
     context: str = "catalog"
 
     @classmethod
     def create(cls, tmp_path: Path, components: dict[str, int], *,
                allow: dict[str, list[str]] | None = None, verify: bool = False,
-               database_url: str | None = None) -> Project:
-        """Make the repository (branch main, one commit) and wire the orchestrator."""
-        path = tmp_path / "repo"
-        path.mkdir()
-        git(path, "init", "--quiet", "--initial-branch=main")
+               database_url: str | None = None, backend: str = "git") -> Project:
+        """Make the repository (branch main, one commit) and wire the bus."""
         files = {MANIFEST: manifest_text(components, allow=allow, verify=verify)}
         for name in components:
             files[f"docs/design/catalog/{name}.md"] = f"# {name}\n"
-        for relative, content in files.items():
-            (path / relative).parent.mkdir(parents=True, exist_ok=True)
-            (path / relative).write_text(content)
-        git(path, "add", "-A")
-        git(path, "commit", "--quiet", "-m", "design docs and manifest")
-        url = database_url or f"sqlite:///{tmp_path / 'ccs.db'}"
-        engine = make_engine(url)
-        upgrade(url, engine)
-        store = Store(engine)
-        repo = GitRepository(path)
-        executor = FakeExecutor(path, store)
+        path = tmp_path / "repo"
+        if backend == "memory":
+            memory = MemoryGit()
+            memory.set_ref("main", memory.commit(None, files, "design docs and manifest"))
+            store: Any = MemoryStore()
+            workspace: Workspace = MemoryWorkspace(memory)
+            git_port: Any = memory
+            host: Any = MemoryHost(memory)
+        else:
+            store, git_port, host = _real_backend(tmp_path, path, files, database_url)
+            workspace = Workspace(path)
+        executor = FakeExecutor(workspace, store)
         verifier = FakeVerifier()
-        orchestrator = Orchestrator(store=store, git=repo, host=LocalHost(repo),
-                                    executor=executor, verifier=verifier if verify else None)
-        executor.orchestrator = orchestrator
-        return cls(path, store, executor, verifier, orchestrator)
+        clock = FakeClock()
+        bus = MessageBus(Ports(store=store, git=git_port, host=host, executor=executor,
+                               parse_manifest=parse_manifest,
+                               verifier=verifier if verify else None, clock=clock))
+        executor.bus = bus
+        return cls(path, store, executor, verifier, bus, workspace, clock)
 
-    def start(self, **kwargs) -> SessionRow:
-        """Start a session for the context on main."""
-        return self.orchestrator.start(repository=REPOSITORY, context=self.context,
-                                       base_ref="main", **kwargs)
+    @property
+    def ports(self) -> Ports:
+        """Return the ports the bus runs on."""
+        return self.bus.ports
 
-    def session(self, session_id: str) -> SessionRow:
+    def start(self, **kwargs: Any) -> SessionRecord:
+        """Start a session for the context on main (StartSession's fields as keywords)."""
+        if "components" in kwargs:
+            kwargs["components"] = tuple(kwargs["components"] or ())
+        kwargs.setdefault("base", "main")
+        kwargs.setdefault("repository", REPOSITORY)
+        kwargs.setdefault("context", self.context)
+        kwargs.setdefault("source", "cli")
+        return self.bus.handle(StartSession(**kwargs))
+
+    def retry(self, session_id: str, repository: str | None = None) -> SessionRecord:
+        """Hand the bus a RetrySession, as `ccs retry` does."""
+        return self.bus.handle(RetrySession(repository=repository or "", session_id=session_id))
+
+    def cancel(self, session_id: str, repository: str | None = None) -> SessionRecord:
+        """Hand the bus a CancelSession, as `ccs cancel` does."""
+        return self.bus.handle(CancelSession(repository=repository or "",
+                                             session_id=session_id))
+
+    def record(self, child_id: str, result: ChildResult, repository: str | None = None,
+               fan_in: bool = True) -> str:
+        """Hand the bus a child's result; return 'accepted' or 'duplicate'.
+
+        With fan_in=False only the result is stored, as the callback route does (what
+        follows is then a queue task's job).
+        """
+        if not fan_in:
+            child, session = find_child(self.store, child_id, repository)
+            return record_result(self.store, child, session, result, self.clock.now()).outcome
+        return self.bus.handle(RecordChildResult(child_id, result, repository)).outcome
+
+    def time_out(self, seconds: int) -> list[str]:
+        """Time out the children silent for `seconds` by the project's clock."""
+        return self.bus.time_out_silent_children(seconds)
+
+    def session(self, session_id: str) -> SessionRecord:
         """Return the session as stored now."""
         return self.store.session(session_id)
 
-    def children(self, session_id: str) -> dict[str, ChildRow]:
+    def children(self, session_id: str) -> dict[str, ChildRecord]:
         """Return the session's children by component."""
         return {c.component: c for c in self.store.children(session_id)}
 
@@ -250,16 +407,35 @@ class Project:
 
     def commit_on_main(self, files: dict[str, str | None], message: str) -> str:
         """Commit to main (as the user would) and return the new head."""
-        sha = commit_files(self.path, git(self.path, "rev-parse", "main"), files, message)
-        git(self.path, "update-ref", "refs/heads/main", sha)
-        git(self.path, "reset", "--quiet", "--hard", "main")
+        sha = self.workspace.commit(self.workspace.rev_parse("main"), files, message)
+        self.workspace.advance_main(sha)
         return sha
 
     def branch_sha(self, branch: str) -> str | None:
         """Return a branch's sha, or None when it does not exist."""
-        done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                              cwd=self.path, capture_output=True, text=True, check=False)
-        return done.stdout.strip() or None
+        return self.workspace.branch_sha(branch)
+
+
+def _real_backend(tmp_path: Path, path: Path, files: dict[str, str],
+                  database_url: str | None) -> tuple[Any, Any, Any]:
+    """Return a real store, repository and LocalHost over a fresh git repository."""
+    from service.adapters.db.engine import make_engine, upgrade
+    from service.adapters.db.store import Store
+    from service.adapters.git_repo import GitRepository
+    from service.adapters.local.host import LocalHost
+
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch=main")
+    for relative, content in files.items():
+        (path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (path / relative).write_text(content)
+    git(path, "add", "-A")
+    git(path, "commit", "--quiet", "-m", "design docs and manifest")
+    url = database_url or f"sqlite:///{tmp_path / 'ccs.db'}"
+    engine = make_engine(url)
+    upgrade(url, engine)
+    repo = GitRepository(path)
+    return Store(engine), repo, LocalHost(repo)
 
 
 # Databases -------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from typing import Any
 
 from flask import Flask
 
+from service.bootstrap import service
 from service.config import Config
-from service.orchestrator.core import Orchestrator
+from service.orchestrator.bus import MessageBus
 from service.web.app import create_app
 from service.web.signature import sign
 from tests.fakes.local import Project
@@ -62,16 +63,16 @@ class FakeRepoGitHub:
 
 @dataclass
 class FakeRuntime:
-    """One orchestrator and one GitHub for every repository; records who asked for what."""
+    """One bus and one GitHub for every repository; records who asked for what."""
 
-    orchestrator_: Orchestrator
+    bus_: MessageBus
     github_: FakeRepoGitHub
     asked: list[tuple[str, int | None]] = field(default_factory=list)
 
-    def orchestrator(self, repository: str, installation_id: int | None = None) -> Orchestrator:
-        """Return the project's orchestrator."""
+    def bus(self, repository: str, installation_id: int | None = None) -> MessageBus:
+        """Return the project's bus."""
         self.asked.append((repository, installation_id))
-        return self.orchestrator_
+        return self.bus_
 
     def github(self, repository: str, installation_id: int | None = None) -> FakeRepoGitHub:
         """Return the recording GitHub."""
@@ -94,7 +95,7 @@ class ServiceStage:
         """Build the stage; `settings` override Config fields."""
         project = Project.create(tmp_path, components or {"isbn": 20, "money": 10},
                                  database_url=database_url)
-        runtime = FakeRuntime(project.orchestrator, FakeRepoGitHub())
+        runtime = FakeRuntime(project.bus, FakeRepoGitHub())
         values = {"webhook_secret": WEBHOOK_SECRET, "api_token": API_TOKEN,
                   "public_url": AUDIENCE, "workspace_dir": tmp_path / "workspace", **settings}
         config = Config.from_env({}, **values)
@@ -103,8 +104,8 @@ class ServiceStage:
 
         verifier = OidcVerifier(issuer=issuer.issuer, audience=AUDIENCE,
                                 jwks_fetcher=issuer.jwks)
-        app = create_app(config, runtime=runtime, store=project.store, queue=queue,
-                         oidc_verifier=verifier)
+        app = create_app(config, service(config, store=project.store, runtime=runtime,
+                                         queue=queue, oidc=verifier))
         return cls(project, runtime, app, issuer)
 
     @property

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from service.domain.wire import parse_result
-from tests.conftest import git
 from tests.fakes.actions_env import CallbackServer, OidcServer, github_env, run_action
+from tests.fakes.local import git
 
 ACTION_DIR = Path(__file__).resolve().parents[2] / "action"
 SESSION_BRANCH = "ccs/accounts-abc123"

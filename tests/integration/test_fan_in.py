@@ -17,9 +17,12 @@ from service.adapters.db.engine import make_engine
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitRepository
 from service.adapters.local.host import LocalHost
+from service.adapters.manifest.parse import parse_manifest
+from service.domain.commands import RecordChildResult
 from service.domain.wire import ChildResult, parse_result
-from service.orchestrator.core import Orchestrator
-from tests.fakes.local import REPOSITORY, FakeExecutor, Project, scratch_postgres
+from service.orchestrator.bus import MessageBus
+from service.orchestrator.context import Ports
+from tests.fakes.local import REPOSITORY, FakeExecutor, Project, Workspace, scratch_postgres
 
 COMPONENTS = {"isbn": 40, "money": 30, "inventory": 20, "pricing": 10}
 ROUNDS = 3
@@ -67,7 +70,7 @@ def test_threads_racing_the_last_two_results(tmp_path: Path, database_url: str,
     def deliver(child_id: str, result: ChildResult) -> None:
         barrier.wait()
         try:
-            answers.append(project.orchestrator.record_result(child_id, result, REPOSITORY))
+            answers.append(project.record(child_id, result, REPOSITORY))
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 
@@ -92,7 +95,7 @@ def test_the_same_result_delivered_twice_at_once_is_recorded_once(tmp_path: Path
 
     def deliver() -> None:
         barrier.wait()
-        answers.append(project.orchestrator.record_result(child_id, result))
+        answers.append(project.record(child_id, result))
 
     threads = [threading.Thread(target=deliver) for _ in range(3)]
     for thread in threads:
@@ -110,10 +113,11 @@ def _deliver_in_process(repo_path: str, url: str, child_id: str, body: dict,
                         barrier, answers) -> None:
     store = Store(make_engine(url))
     repo = GitRepository(repo_path)
-    orchestrator = Orchestrator(store=store, git=repo, host=LocalHost(repo),
-                                executor=FakeExecutor(Path(repo_path), store))
+    bus = MessageBus(Ports(store=store, git=repo, host=LocalHost(repo),
+                           executor=FakeExecutor(Workspace(Path(repo_path)), store),
+                           parse_manifest=parse_manifest))
     barrier.wait()
-    answers.put(orchestrator.record_result(child_id, parse_result(body), REPOSITORY))
+    answers.put(bus.handle(RecordChildResult(child_id, parse_result(body), REPOSITORY)).outcome)
     store.engine.dispose()
 
 

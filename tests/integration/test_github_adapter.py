@@ -16,10 +16,12 @@ from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
-from service.adapters.github.runtime import ServiceRuntime
+from service.bootstrap import GitHubRuntime, Services
 from service.config import Config, Secret
+from service.domain.commands import CancelSession, StartSession
 from service.domain.states import ChildStatus
-from service.worker.tasks import Services, reconcile
+from service.orchestrator.spawn import spawn
+from service.worker.tasks import reconcile
 from tests.fakes.github import FakeGitHub
 
 REPO = "octo/shop"
@@ -62,14 +64,14 @@ def store(tmp_path: Path) -> Store:
     return Store(engine)
 
 
-def token_runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> ServiceRuntime:
+def token_runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> GitHubRuntime:
     config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
                     public_url="https://ccs.test", workspace_dir=tmp_path / "workspace")
-    return ServiceRuntime(config, store, options=FAST)
+    return GitHubRuntime(config, store, options=FAST)
 
 
 @pytest.fixture
-def runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> ServiceRuntime:
+def runtime(gh: FakeGitHub, store: Store, tmp_path: Path) -> GitHubRuntime:
     return token_runtime(gh, store, tmp_path)
 
 
@@ -77,16 +79,16 @@ def dispatches(gh: FakeGitHub) -> list:
     return gh.calls_to("POST", f"/repos/{REPO}/actions/workflows/ccs.yml/dispatches")
 
 
-def start(runtime: ServiceRuntime, issue: int | None = None):
-    return runtime.orchestrator(REPO).start(repository=REPO, context="shop", base_ref="main",
-                                            issue=issue, source="comment")
+def start(runtime: GitHubRuntime, issue: int | None = None):
+    return runtime.bus(REPO).handle(StartSession(repository=REPO, context="shop", base="main",
+                                                 issue=issue, source="comment"))
 
 
 # Auth and etiquette -----------------------------------------------------------------
 
 
 def test_token_client_reads_the_repository_and_permissions(gh: FakeGitHub,
-                                                           runtime: ServiceRuntime) -> None:
+                                                           runtime: GitHubRuntime) -> None:
     gh.add_user("alice", permission="maintain", repo=REPO)
     repo = runtime.github(REPO)
 
@@ -116,7 +118,7 @@ def test_app_auth_finds_the_installation_and_refreshes_its_token(tmp_path: Path,
         config = Config(github_api_url=fake.url, github_app_id=4242,
                         github_private_key=Secret(private_pem),
                         workspace_dir=tmp_path / "workspace")
-        runtime = ServiceRuntime(config, store, options=FAST)
+        runtime = GitHubRuntime(config, store, options=FAST)
 
         repo = runtime.github(REPO)
         assert repo.permission("octo") == "admin"
@@ -133,7 +135,7 @@ def test_app_auth_finds_the_installation_and_refreshes_its_token(tmp_path: Path,
 
 
 def test_502_and_secondary_rate_limit_are_retried(gh: FakeGitHub,
-                                                  runtime: ServiceRuntime) -> None:
+                                                  runtime: GitHubRuntime) -> None:
     gh.fail_next("GET", f"/repos/{REPO}", 502)
     gh.fail_secondary_rate_limit("POST", "/repos/*/issues/*/comments", retry_after=1)
     repo = runtime.github(REPO)
@@ -149,7 +151,7 @@ def test_502_and_secondary_rate_limit_are_retried(gh: FakeGitHub,
 
 
 def test_a_post_is_not_resent_after_a_server_error(gh: FakeGitHub,
-                                                   runtime: ServiceRuntime) -> None:
+                                                   runtime: GitHubRuntime) -> None:
     gh.fail_next("POST", "/repos/*/issues/*/comments", 502)
 
     with pytest.raises(GitHubError) as failed:
@@ -162,13 +164,13 @@ def test_a_post_is_not_resent_after_a_server_error(gh: FakeGitHub,
 # Host ---------------------------------------------------------------------------------
 
 
-def test_session_branch_is_created_then_moved(gh: FakeGitHub, runtime: ServiceRuntime) -> None:
+def test_session_branch_is_created_then_moved(gh: FakeGitHub, runtime: GitHubRuntime) -> None:
     session = start(runtime)
     assert gh.branch_sha(REPO, session.branch) == gh.branch_sha(REPO, "main")
 
     newer = gh.commit_files(REPO, "main", {"docs/fix.md": "fixed\n"})
-    host = runtime.orchestrator(REPO).host
-    host.set_session_branch(session, runtime.orchestrator(REPO).host.base_head("main"))
+    host = runtime.bus(REPO).ports.host
+    host.set_session_branch(session, runtime.bus(REPO).ports.host.base_head("main"))
     host.set_session_branch(session, newer)
 
     assert gh.branch_sha(REPO, session.branch) == newer
@@ -177,10 +179,10 @@ def test_session_branch_is_created_then_moved(gh: FakeGitHub, runtime: ServiceRu
 
 
 def test_publish_fast_forwards_only_and_pull_request_is_opened_once(
-        gh: FakeGitHub, runtime: ServiceRuntime) -> None:
+        gh: FakeGitHub, runtime: GitHubRuntime) -> None:
     session = start(runtime)
-    orchestrator = runtime.orchestrator(REPO)
-    git, host = orchestrator.git, orchestrator.host
+    ports = runtime.bus(REPO).ports
+    git, host = ports.git, ports.host
     base = session.base_sha
     tree = git.merge_tree(base, base).tree
     ahead = git.commit_tree(tree, [base], "ccs: implement shop")
@@ -202,16 +204,16 @@ def test_publish_fast_forwards_only_and_pull_request_is_opened_once(
 
 
 def test_a_worker_with_a_fresh_mirror_publishes_a_commit_merged_elsewhere(
-        gh: FakeGitHub, runtime: ServiceRuntime, store: Store, tmp_path: Path) -> None:
+        gh: FakeGitHub, runtime: GitHubRuntime, store: Store, tmp_path: Path) -> None:
     session = start(runtime)
-    git = runtime.orchestrator(REPO).git
+    git = runtime.bus(REPO).ports.git
     base = session.base_sha
     merged = git.commit_tree(git.merge_tree(base, base).tree, [base], "ccs: implement shop")
     runtime.mirror(REPO).push(merged, f"ccs-staging/{session.id}", lease=None)
 
     elsewhere = token_runtime(gh, store, tmp_path / "other-worker")
     assert not elsewhere.mirror(REPO).repo.commit_exists(merged)
-    elsewhere.orchestrator(REPO).host.publish(session, merged)
+    elsewhere.bus(REPO).ports.host.publish(session, merged)
 
     assert gh.branch_sha(REPO, session.branch) == merged
 
@@ -219,10 +221,10 @@ def test_a_worker_with_a_fresh_mirror_publishes_a_commit_merged_elsewhere(
 # Executor -----------------------------------------------------------------------------
 
 
-def test_dispatch_records_the_run_and_is_sent_once(gh: FakeGitHub, runtime: ServiceRuntime,
+def test_dispatch_records_the_run_and_is_sent_once(gh: FakeGitHub, runtime: GitHubRuntime,
                                                    store: Store) -> None:
     session = start(runtime)
-    orchestrator = runtime.orchestrator(REPO)
+    ports = runtime.bus(REPO).ports
     (call,) = dispatches(gh)
     inputs = call.json_body["inputs"]
     run = gh.runs(REPO)[0]
@@ -234,29 +236,29 @@ def test_dispatch_records_the_run_and_is_sent_once(gh: FakeGitHub, runtime: Serv
     children = store.children(session.id)
     assert {(c.status, c.run_id) for c in children} == {("dispatched", run.id)}
 
-    config = orchestrator.manifest(session.base_sha, session.manifest_path).job_config()
-    orchestrator.executor.dispatch(session, children, config)
-    orchestrator.spawn(session.id)
+    config = ports.manifest(session.base_sha, session.manifest_path).job_config()
+    ports.executor.dispatch(session, children, config)
+    spawn(ports, session.id)
     assert len(dispatches(gh)) == 1
 
 
 def test_a_chunk_planned_before_a_crash_is_looked_up_not_resent(
-        gh: FakeGitHub, runtime: ServiceRuntime, store: Store) -> None:
+        gh: FakeGitHub, runtime: GitHubRuntime, store: Store) -> None:
     session = start(runtime)
-    orchestrator = runtime.orchestrator(REPO)
+    ports = runtime.bus(REPO).ports
     log = DispatchLog(store)
     (row,) = log.rows(session.id)
     log.mark(row.id, PLANNED)  # as if the process died between the POST and recording it
 
-    config = orchestrator.manifest(session.base_sha, session.manifest_path).job_config()
-    orchestrator.executor.resume(session, config)
+    config = ports.manifest(session.base_sha, session.manifest_path).job_config()
+    ports.executor.resume(session, config)
 
     (row,) = log.rows(session.id)
     assert (row.state, row.run_id) == (SENT, gh.runs(REPO)[0].id)
     assert len(dispatches(gh)) == 1
 
 
-def test_without_run_details_the_run_is_found_by_name(gh: FakeGitHub, runtime: ServiceRuntime,
+def test_without_run_details_the_run_is_found_by_name(gh: FakeGitHub, runtime: GitHubRuntime,
                                                       store: Store) -> None:
     gh.dispatch_details_unsupported = 422
     session = start(runtime)
@@ -268,7 +270,7 @@ def test_without_run_details_the_run_is_found_by_name(gh: FakeGitHub, runtime: S
     assert {c.run_id for c in store.children(session.id)} == {run.id}
 
 
-def test_300_components_take_two_dispatches(gh: FakeGitHub, runtime: ServiceRuntime,
+def test_300_components_take_two_dispatches(gh: FakeGitHub, runtime: GitHubRuntime,
                                             store: Store) -> None:
     names = [f"part_{n:03d}" for n in range(300)]
     gh.commit_files(REPO, "main", {".github/ccs.yml": manifest(names)})
@@ -280,16 +282,16 @@ def test_300_components_take_two_dispatches(gh: FakeGitHub, runtime: ServiceRunt
     runs = {c.run_id for c in store.children(session.id)}
     assert len(runs) == 2 and None not in runs
 
-    runtime.orchestrator(REPO).cancel(session.id)
+    runtime.bus(REPO).handle(CancelSession(repository=REPO, session_id=session.id))
     assert len(gh.calls_to("POST", f"/repos/{REPO}/actions/runs/*/cancel")) == 2
 
 
 def test_a_failed_dispatch_fails_its_children_with_a_message(
-        gh: FakeGitHub, runtime: ServiceRuntime, store: Store) -> None:
+        gh: FakeGitHub, runtime: GitHubRuntime, store: Store) -> None:
     gh.fail_next("POST", "/repos/*/actions/workflows/*/dispatches", 404, times=2)
     session = start(runtime)
 
-    after = runtime.orchestrator(REPO).store.session(session.id)
+    after = runtime.bus(REPO).ports.store.session(session.id)
     assert after.status == "needs_attention"
     assert all(c.status == ChildStatus.FAILED for c in store.children(session.id))
     assert "cannot dispatch the ccs.yml workflow" in after.message
@@ -299,10 +301,10 @@ def test_a_failed_dispatch_fails_its_children_with_a_message(
 # Tracking comment -------------------------------------------------------------------
 
 
-def test_tracking_comment_is_created_once_and_edited(gh: FakeGitHub, runtime: ServiceRuntime,
+def test_tracking_comment_is_created_once_and_edited(gh: FakeGitHub, runtime: GitHubRuntime,
                                                      store: Store) -> None:
     session = start(runtime, issue=1)
-    reporter = runtime.orchestrator(REPO).reporter
+    reporter = runtime.bus(REPO).ports.reporter
     (comment,) = gh.comments(REPO, 1)
     assert comment.body.startswith(f"<!-- ccs:session:{session.id} -->")
     assert store.session(session.id).tracking_comment_id == comment.id
@@ -311,7 +313,7 @@ def test_tracking_comment_is_created_once_and_edited(gh: FakeGitHub, runtime: Se
     reporter.session_changed(session.id)  # nothing changed: no call at all
     assert len(gh.calls_to("PATCH", "/repos/*/issues/comments/*")) == patches
 
-    runtime.orchestrator(REPO).cancel(session.id)
+    runtime.bus(REPO).handle(CancelSession(repository=REPO, session_id=session.id))
     assert len(gh.comments(REPO, 1)) == 1
     assert "cancelled" in gh.comments(REPO, 1)[0].body
     assert len(gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")) == 1
@@ -324,14 +326,14 @@ def test_tracking_comment_is_found_by_its_marker(gh: FakeGitHub, store: Store,
     store.update_session(session.id, tracking_comment_id=None)  # as if it was never recorded
 
     fresh = token_runtime(gh, store, tmp_path)  # a new process: nothing cached
-    fresh.orchestrator(REPO).reporter.session_changed(session.id)
+    fresh.bus(REPO).ports.reporter.session_changed(session.id)
 
     assert len(gh.comments(REPO, 1)) == 1
     assert store.session(session.id).tracking_comment_id == gh.comments(REPO, 1)[0].id
 
 
 def test_an_exhausted_rate_limit_waits_for_the_reset(gh: FakeGitHub,
-                                                     runtime: ServiceRuntime) -> None:
+                                                     runtime: GitHubRuntime) -> None:
     gh.fail_next("GET", f"/repos/{REPO}", 403, headers={
         "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 2)},
         body={"message": "API rate limit exceeded for user ID 1."})
@@ -342,7 +344,7 @@ def test_an_exhausted_rate_limit_waits_for_the_reset(gh: FakeGitHub,
     assert [c.status for c in gh.calls_to("GET", f"/repos/{REPO}")] == [403, 200]
 
 
-def test_git_errors_never_show_the_token(gh: FakeGitHub, runtime: ServiceRuntime,
+def test_git_errors_never_show_the_token(gh: FakeGitHub, runtime: GitHubRuntime,
                                          tmp_path: Path) -> None:
     from service.adapters.github.mirror import Mirror
 
@@ -365,7 +367,7 @@ def test_reconcile_fails_children_whose_jobs_ended_unreported(gh: FakeGitHub, st
     config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
                     public_url="https://ccs.test", workspace_dir=tmp_path / "workspace",
                     reconcile_interval=1)
-    runtime = ServiceRuntime(config, store, options=FAST)
+    runtime = GitHubRuntime(config, store, options=FAST)
     session = start(runtime)
     # The jobs die: no callback, and (no webhook URL) no workflow_job webhook either.
     assert gh.finish_jobs("failure", REPO) == 2

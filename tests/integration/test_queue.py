@@ -9,10 +9,12 @@ import pytest
 from huey import MemoryHuey, PriorityRedisHuey, SqliteHuey
 
 from service.adapters.db.models import ChildRow, SessionRow
-from service.adapters.queue import HueyQueue, RecordingQueue, make_huey
+from service.adapters.queue import HueyQueue, make_huey
+from service.bootstrap import Services
 from service.cli import main
 from service.config import Config
 from service.worker import tasks
+from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import REPO, ServiceStage
 
 
@@ -31,12 +33,12 @@ def test_backend_follows_the_queue_url(tmp_path: Path) -> None:
         make_huey(config(tmp_path, queue_url="amqp://x"))
 
 
-def stage_services(stage: ServiceStage) -> tasks.Services:
+def stage_services(stage: ServiceStage) -> Services:
     return stage.app.extensions["ccs"]["services"]
 
 
 def started(stage: ServiceStage) -> SessionRow:
-    return stage.project.orchestrator.start(repository=REPO, context="catalog", base_ref="main")
+    return stage.project.start(repository=REPO, context="catalog", base="main")
 
 
 def cross_the_queue(stage: ServiceStage, web, worker) -> None:
@@ -47,7 +49,7 @@ def cross_the_queue(stage: ServiceStage, web, worker) -> None:
     session = started(stage)
     for name in ("isbn", "money"):
         child_id, result = stage.project.executor.result(name)
-        stage.project.orchestrator.record_result(child_id, result, REPO, fan_in=False)
+        stage.project.record(child_id, result, REPO, fan_in=False)
     web_queue.enqueue("fan_in", session.id)
     assert stage.store.session(session.id).status == "running"
     task = worker_queue.huey.dequeue()
@@ -77,9 +79,9 @@ def test_immediate_huey_runs_tasks_at_once(tmp_path: Path) -> None:
     stage = ServiceStage.create(tmp_path, queue=RecordingQueue())
     services = stage_services(stage)
     queue = HueyQueue(make_huey(services.config, immediate=True), tasks.TASKS, lambda: services)
-    session = stage.project.orchestrator.start(repository=REPO, context="catalog",
-                                               base_ref="main")
-    stage.project.orchestrator.cancel(session.id)
+    session = stage.project.start(repository=REPO, context="catalog",
+                                               base="main")
+    stage.project.cancel(session.id)
     queue.enqueue("retry", session.id, REPO)
     assert stage.store.session(session.id).status == "running"
     assert stage.store.session(session.id).round == 2

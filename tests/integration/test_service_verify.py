@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from service.domain.commands import StartSession
+from tests.fakes.callback_server import REPO, TOKEN, CallbackServer, bookshop_files, service_bus
 from tests.fakes.github import FakeGitHub
-from tests.integration.test_service_session import (
-    REPO,
-    TOKEN,
-    CallbackServer,
-    bookshop_files,
-    service_orchestrator,
-)
 
 # Each component's own tests pass; only the whole suite on the merged tree sees this one.
 FAILING_SUITE_TEST = '''
@@ -40,10 +35,10 @@ def test_failing_verify_holds_the_pull_request_back(tmp_path: Path,
         gh.add_token(TOKEN)
         issue = gh.create_issue(REPO, title="Implement the catalog")
         base_sha = gh.branch_sha(REPO, "main")
-        store, orchestrator = service_orchestrator(tmp_path, gh, callback)
+        store, bus = service_bus(tmp_path, gh, callback)
 
-        session = orchestrator.start(repository=REPO, context="catalog", base_ref="main",
-                                     issue=issue.number, source="comment")
+        session = bus.handle(StartSession(repository=REPO, context="catalog", base="main",
+                                          issue=issue.number, source="comment"))
         gh.wait_for(lambda: store.session(session.id).status in (
             "complete", "needs_attention", "failed"), timeout=120)
         session = store.session(session.id)

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import inspect
 
 from service.adapters.db.engine import make_engine, upgrade
-from service.adapters.db.models import ChildRow, SessionRow, utcnow
+from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
-from service.domain.states import ChildStatus, SessionStatus
+from service.domain.states import ChildMove, ChildMoves, ChildStatus, SessionMoves, SessionStatus
+from service.orchestrator.ports import NewChild, NewSession
 from tests.fakes.local import scratch_postgres
 
 S, C = SessionStatus, ChildStatus
@@ -37,18 +38,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         engine.dispose()
 
 
-def session_row(session_id: str = "0123abcdef", repository: str = "acme/shop",
-                status: SessionStatus = S.RUNNING) -> SessionRow:
-    return SessionRow(id=session_id, repository=repository, context="catalog",
-                      status=status.value, branch=f"ccs/catalog-{session_id}", base_ref="main",
-                      base_sha="a" * 40, manifest_path=".github/ccs.yml", round=1, message="")
+def add_session(store: Store, session_id: str = "0123abcdef", repository: str = "acme/shop",
+                status: SessionStatus = S.RUNNING) -> None:
+    """Record a session and walk it to `status` (pending or running) by the named moves."""
+    store.add_session(NewSession(id=session_id, repository=repository, context="catalog",
+                                 branch=f"ccs/catalog-{session_id}", base_ref="main",
+                                 base_sha="a" * 40, manifest_path=".github/ccs.yml", parallel=1))
+    if status == S.RUNNING:
+        assert store.apply(SessionMoves.INITIALIZE, session_id)
+        assert store.apply(SessionMoves.RUN, session_id)
 
 
-def child_row(child_id: str, component: str, position: int,
-              session_id: str = "0123abcdef") -> ChildRow:
-    return ChildRow(id=child_id, session_id=session_id, kind="component", component=component,
-                    position=position, spec={"name": component}, status=C.DISPATCHED.value,
-                    round=1, branch=f"ccs-child/{session_id}/{component}", attempts=0, message="")
+def add_children(store: Store, *children: tuple[str, str, int],
+                 session_id: str = "0123abcdef") -> set[str]:
+    """Record (id, component, position) children and dispatch them."""
+    existed = store.add_children([
+        NewChild(id=child_id, session_id=session_id, kind="component", component=component,
+                 position=position, spec={"name": component}, round=1,
+                 branch=f"ccs-child/{session_id}/{component}")
+        for child_id, component, position in children])
+    store.apply_to_all(ChildMoves.DISPATCH, [child_id for child_id, _, _ in children])
+    return existed
 
 
 def test_migrations_create_every_table(store: Store) -> None:
@@ -58,7 +68,7 @@ def test_migrations_create_every_table(store: Store) -> None:
 
 
 def test_a_session_is_read_only_within_its_repository(store: Store) -> None:
-    store.add_session(session_row())
+    add_session(store)
     assert store.session("0123abcdef").repository == "acme/shop"
     assert store.session("0123abcdef", repository="acme/shop").context == "catalog"
     with pytest.raises(NotFound, match="in acme/other"):
@@ -71,7 +81,7 @@ def test_a_session_is_read_only_within_its_repository(store: Store) -> None:
 
 def test_sessions_list_newest_first_with_a_cursor(store: Store) -> None:
     for n in range(3):
-        store.add_session(session_row(f"000000000{n}"))
+        add_session(store, f"000000000{n}")
     newest_first = [s.id for s in store.sessions(None)]
     assert newest_first == ["0000000002", "0000000001", "0000000000"]
     second = store.sessions(None)[1]
@@ -81,25 +91,25 @@ def test_sessions_list_newest_first_with_a_cursor(store: Store) -> None:
 
 
 def test_move_session_follows_the_table(store: Store) -> None:
-    store.add_session(session_row(status=S.PENDING))
-    assert not store.move_session("0123abcdef", S.VALIDATING)  # pending → validating: no
-    assert store.move_session("0123abcdef", S.INITIALIZING)
-    assert store.move_session("0123abcdef", S.RUNNING, message="spawned")
+    add_session(store, status=S.PENDING)
+    assert not store.apply(SessionMoves.VALIDATE, "0123abcdef")  # pending → validating: no
+    assert store.apply(SessionMoves.INITIALIZE, "0123abcdef")
+    assert store.apply(SessionMoves.RUN, "0123abcdef", message="spawned")
     assert store.session("0123abcdef").message == "spawned"
-    assert store.move_session("0123abcdef", S.VALIDATING)
-    assert not store.move_session("0123abcdef", S.VALIDATING)  # already there
-    assert not store.move_session("ffffffffff", S.CANCELLED)
+    assert store.apply(SessionMoves.VALIDATE, "0123abcdef")
+    assert not store.apply(SessionMoves.VALIDATE, "0123abcdef")  # already there
+    assert not store.apply(SessionMoves.CANCEL, "ffffffffff")
 
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_threads_race_to_validating_and_exactly_one_wins(store: Store, attempt: int) -> None:
-    store.add_session(session_row())
+    add_session(store)
     barrier = threading.Barrier(8)
     wins: list[bool] = []
 
     def race() -> None:
         barrier.wait()
-        wins.append(store.move_session("0123abcdef", S.VALIDATING))
+        wins.append(store.apply(SessionMoves.VALIDATE, "0123abcdef"))
 
     threads = [threading.Thread(target=race) for _ in range(8)]
     for thread in threads:
@@ -111,43 +121,43 @@ def test_two_threads_race_to_validating_and_exactly_one_wins(store: Store, attem
 
 
 def test_children_in_spawn_order_and_status_counts(store: Store) -> None:
-    store.add_session(session_row())
-    store.add_children([child_row("c2", "pricing", 2), child_row("c0", "isbn", 0),
-                        child_row("c1", "money", 1)])
+    add_session(store)
+    add_children(store, ("c2", "pricing", 2), ("c0", "isbn", 0), ("c1", "money", 1))
+    assert add_children(store, ("c9", "isbn", 9)) == {"isbn"}  # one child per component
     assert [c.component for c in store.children("0123abcdef")] == ["isbn", "money", "pricing"]
     child, session = store.child_with_session("c1")
     assert child.component == "money" and session.id == "0123abcdef"
     with pytest.raises(NotFound):
         store.child_with_session("nope")
-    assert store.move_child("c0", C.SUCCEEDED, commit="b" * 40)
+    assert store.apply(ChildMoves.SUCCEED, "c0", commit="b" * 40)
     assert store.child_status_counts("0123abcdef") == {"dispatched": 2, "succeeded": 1}
 
 
 def test_move_child_is_a_compare_and_set(store: Store) -> None:
-    store.add_session(session_row())
-    store.add_children([child_row("c0", "isbn", 0)])
-    assert not store.move_child("c0", C.PENDING)  # dispatched → pending is not in the table
-    assert not store.move_child("c0", C.SUCCEEDED, only_from=[C.RUNNING])
-    assert store.move_child("c0", C.SUCCEEDED, only_from=[C.DISPATCHED, C.RUNNING])
-    assert not store.move_child("c0", C.FAILED, only_from=[C.DISPATCHED, C.RUNNING])
-    assert store.move_child("c0", C.FAILED, only_from=[C.SUCCEEDED], message="scope")
+    add_session(store)
+    add_children(store, ("c0", "isbn", 0))
+    assert not store.apply(ChildMoves.RETRY, "c0")  # dispatched → pending is not in the table
+    assert not store.apply(ChildMoves.FAIL_VALIDATION, "c0")  # only from succeeded
+    assert store.apply(ChildMoves.SUCCEED, "c0")
+    assert not store.apply(ChildMoves.FAIL, "c0")  # only from dispatched or running
+    assert store.apply(ChildMoves.FAIL_VALIDATION, "c0", message="scope")
     assert store.child("c0").message == "scope"
-    assert not store.move_child("c0", C.SUCCEEDED)  # failed → succeeded is not in the table
+    assert not store.apply(ChildMoves.SUCCEED, "c0")  # failed → succeeded is not in the table
     assert store.child("c0").status == C.FAILED
 
 
 def test_two_threads_race_one_result_and_exactly_one_is_recorded(store: Store) -> None:
-    store.add_session(session_row())
-    store.add_children([child_row("c0", "isbn", 0)])
+    add_session(store)
+    add_children(store, ("c0", "isbn", 0))
     barrier = threading.Barrier(2)
     wins: list[tuple[str, bool]] = []
 
-    def report(target: ChildStatus) -> None:
+    def report(move: ChildMove) -> None:
         barrier.wait()
-        wins.append((target.value, store.move_child("c0", target,
-                                                    only_from=[C.DISPATCHED, C.RUNNING])))
+        wins.append((move.target.value, store.apply(move, "c0")))
 
-    threads = [threading.Thread(target=report, args=(t,)) for t in (C.SUCCEEDED, C.FAILED)]
+    threads = [threading.Thread(target=report, args=(m,))
+               for m in (ChildMoves.SUCCEED, ChildMoves.FAIL)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -157,15 +167,15 @@ def test_two_threads_race_one_result_and_exactly_one_is_recorded(store: Store) -
 
 
 def test_silent_children(store: Store) -> None:
-    store.add_session(session_row())
-    store.add_children([child_row("c0", "isbn", 0), child_row("c1", "money", 1)])
-    store.move_child("c1", C.SUCCEEDED)
+    add_session(store)
+    add_children(store, ("c0", "isbn", 0), ("c1", "money", 1))
+    store.apply(ChildMoves.SUCCEED, "c1")
     assert store.silent_children(utcnow() - timedelta(minutes=1)) == []
     assert [c.id for c in store.silent_children(utcnow() + timedelta(minutes=1))] == ["c0"]
 
 
 def test_the_interaction_log_and_once_only_records(store: Store) -> None:
-    store.add_session(session_row())
+    add_session(store)
     store.log("0123abcdef", "spawn", ["isbn", "money"], "dispatched")
     store.log("0123abcdef", "result", {"component": "isbn"}, "boom", ok=False)
     log = store.interactions("0123abcdef")

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from service.adapters.queue import RecordingQueue
+from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import REPO, ServiceStage, bearer
 
 SESSION_KEYS = {"id", "repository", "context", "status", "branch", "base_sha", "progress",

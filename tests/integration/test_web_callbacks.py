@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from service.adapters.queue import RecordingQueue
 from service.auth import child_tokens
 from tests.fakes.local import scratch_postgres
+from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import REPO, ServiceStage, bearer
 
 RUN_ID = 2202229078  # the fake issuer's default run_id claim
@@ -23,8 +23,8 @@ def url(child_id: str) -> str:
 
 
 def started(stage: ServiceStage, run_id: int | None = RUN_ID) -> str:
-    session = stage.project.orchestrator.start(repository=REPO, context="catalog",
-                                               base_ref="main")
+    session = stage.project.start(repository=REPO, context="catalog",
+                                               base="main")
     for child in stage.store.children(session.id):
         stage.store.update_child(child.id, run_id=run_id)
     return session.id

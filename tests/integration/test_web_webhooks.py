@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from service.adapters.db.models import InstallationRow
-from service.adapters.queue import RecordingQueue
 from service.domain.commands import HELP_TEXT
+from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import REPO, ServiceStage, comment_payload, load
 
 URL = "/webhooks/github"

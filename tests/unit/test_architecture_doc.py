@@ -1,11 +1,16 @@
-"""docs/architecture.md must show exactly the transitions the tables allow."""
+"""docs/architecture.md must show exactly the transitions the named moves allow."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from service.domain.states import CHILD_TRANSITIONS, SESSION_TRANSITIONS
+from service.domain.states import (
+    CHILD_TRANSITIONS,
+    SESSION_TRANSITIONS,
+    child_diagram,
+    session_diagram,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 EDGE = re.compile(r"^\s+(\w+) --> (\w+)(?::.*)?$")
@@ -30,6 +35,18 @@ def test_session_diagram_matches_the_table():
 
 def test_child_diagram_matches_the_table():
     assert diagram_edges("Child states") == table_edges(CHILD_TRANSITIONS)
+
+
+def diagram_text(title: str) -> str:
+    """Return the Mermaid block under the given heading, as written."""
+    section = DOC.read_text(encoding="utf-8").split(f"## {title}", 1)[1]
+    return section.split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_diagrams_are_the_generated_ones():
+    assert diagram_text("Session states") == session_diagram(), (
+        "regenerate with `python -m service.domain.states`")
+    assert diagram_text("Child states") == child_diagram()
 
 
 def test_folder_map_names_every_module():

@@ -58,8 +58,8 @@ def test_implement_then_status_retry_and_cancel_by_issue(stage: ServiceStage) ->
 
 
 def test_lookups_are_scoped_to_the_repository(stage: ServiceStage) -> None:
-    session = stage.project.orchestrator.start(repository="other/repo", context="catalog",
-                                               base_ref="main", issue=7)
+    session = stage.project.start(repository="other/repo", context="catalog",
+                                               base="main", issue=7)
     handlers(stage).handle(comment(f"/ccs cancel {session.id}"))
     assert stage.store.session(session.id).status == "running"
     assert "no session" in stage.github.replies[-1][1]

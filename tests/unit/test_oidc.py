@@ -69,7 +69,8 @@ def test_expired_token() -> None:
 
 def test_expiry_within_leeway_is_accepted() -> None:
     now = int(time.time())
-    verifier(leeway=60).verify(fake.issue(exp=now - 30))
+    claims = verifier(leeway=60).verify(fake.issue(exp=now - 30))
+    assert claims.repository == "octo-org/octo-repo"
 
 
 @pytest.mark.parametrize(
@@ -164,7 +165,8 @@ def test_rotated_key_is_fetched_again() -> None:
                          min_refetch=0)
     check.verify(issuers[0].issue())
     current[0] = issuers[1]
-    check.verify(issuers[1].issue())
+    assert check.verify(issuers[1].issue()).repository == "octo-org/octo-repo"
+    assert issuers[1].jwks_requests >= 1  # the new key was fetched, not guessed
 
 
 def claims_for(repository: str = "octo-org/octo-repo", run_id: int | None = 5) -> OidcClaims:

@@ -1,4 +1,4 @@
-"""The orchestrator as stories: a real temp repository and SQLite, fake child jobs."""
+"""The orchestrator as stories, on the in-memory ports and on a real repository + SQLite."""
 
 from __future__ import annotations
 
@@ -8,25 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters.db.models import utcnow
 from service.domain.wire import TestCounts as Counts
 from service.orchestrator.errors import BadInput, SessionBusy, UnknownSession
-from tests.fakes.local import REPOSITORY, Project, git
+from service.orchestrator.initialize import initialize
+from service.orchestrator.spawn import spawn
+from tests.fakes.local import REPOSITORY, Project
 
 CATALOG = {"pricing": 10, "isbn": 40, "money": 30}  # spawn order: isbn, money, pricing
 
 
+BACKENDS = ["memory", pytest.param("git", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    return Project.create(tmp_path, CATALOG)
+def project(tmp_path: Path, backend: str) -> Project:
+    return Project.create(tmp_path, CATALOG, backend=backend)
 
 
 def file_at(project: Project, ref: str, path: str) -> str:
-    return git(project.path, "show", f"{ref}:{path}")
+    return project.workspace.show(ref, path)
 
 
 def test_a_session_from_start_to_complete(project: Project) -> None:
-    base = git(project.path, "rev-parse", "main")
+    base = project.workspace.rev_parse("main")
     session = project.start()
     assert session.status == "running"
     assert session.branch == f"ccs/catalog-{session.id}"
@@ -44,21 +53,21 @@ def test_a_session_from_start_to_complete(project: Project) -> None:
     assert done.message.startswith("finalized: 3 component(s) merged into")
     assert project.branch_sha(done.branch) == done.final_commit
     # One commit on top of the base holds every component's files.
-    assert git(project.path, "rev-parse", f"{done.final_commit}^") == base
+    assert project.workspace.rev_parse(f"{done.final_commit}^") == base
     for name in CATALOG:
         assert "VALUE = 1" in file_at(project, done.branch, f"src/catalog/{name}.py")
-    assert "isbn: 3 tests passed" in git(project.path, "log", "-1", "--format=%B", done.branch)
+    assert "isbn: 3 tests passed" in project.workspace.message(done.branch)
     assert project.steps(session.id)[-3:] == ["validate", "merge", "complete"]
     # The user's branch and checkout are untouched.
-    assert git(project.path, "rev-parse", "main") == base
-    assert git(project.path, "status", "--porcelain") == ""
+    assert project.workspace.rev_parse("main") == base
+    assert project.workspace.is_clean()
 
 
 def test_spawn_is_idempotent(project: Project) -> None:
     session = project.start()
-    project.orchestrator.advance(session.id)
-    project.orchestrator.spawn(session.id)
-    project.orchestrator.initialize(session.id)
+    project.bus.advance(session.id)
+    spawn(project.ports, session.id)
+    initialize(project.ports, session.id)
     assert project.executor.dispatched == ["isbn", "money", "pricing"]
     assert len(project.executor.dispatches) == 1
     assert len(project.children(session.id)) == 3
@@ -76,14 +85,13 @@ def test_only_runs_a_subset(project: Project) -> None:
     ({"context": "Catalog"}, "invalid_name"),
     ({"context": "catalog", "components": ["nope"]}, "unknown_context"),
     ({"context": "catalog", "components": ["a;rm"]}, "invalid_name"),
-    ({"context": "catalog", "base_ref": "no-such-branch"}, "bad_base"),
+    ({"context": "catalog", "base": "no-such-branch"}, "bad_base"),
     ({"context": "catalog", "manifest_path": "missing.yml"}, "no_manifest"),
 ])
 def test_bad_requests_are_refused_before_anything_is_recorded(project: Project, kwargs,
                                                               code: str) -> None:
-    request = {"repository": REPOSITORY, "base_ref": "main", **kwargs}
     with pytest.raises(BadInput) as refused:
-        project.orchestrator.start(**request)
+        project.start(**kwargs)
     assert refused.value.code == code
     assert project.store.sessions(None) == []
     assert project.executor.dispatches == []
@@ -123,7 +131,7 @@ def test_retry_reruns_only_what_failed_and_keeps_what_succeeded(project: Project
     project.executor.finish("pricing")
     kept = project.children(session.id)["isbn"].commit
 
-    retried = project.orchestrator.retry(session.id, REPOSITORY)
+    retried = project.retry(session.id, REPOSITORY)
     assert retried.status == "running" and retried.round == 2
     assert project.executor.dispatched == ["isbn", "money", "pricing", "money"]
     children = project.children(session.id)
@@ -140,14 +148,14 @@ def test_retry_reruns_only_what_failed_and_keeps_what_succeeded(project: Project
 def test_retry_of_a_cancelled_or_timed_out_child_dispatches_it_again(project: Project) -> None:
     session = project.start()
     project.executor.finish("isbn")
-    later = utcnow() + timedelta(hours=1)
-    assert len(project.orchestrator.time_out_silent_children(60, now=later)) == 2
+    project.clock.move(timedelta(hours=1))
+    assert len(project.time_out(60)) == 2
     rested = project.session(session.id)
     assert rested.status == "needs_attention"
     assert "money: no result after 60 s" in rested.message
     assert {c.status for c in project.children(session.id).values()} == {"succeeded",
                                                                          "timed_out"}
-    project.orchestrator.retry(session.id)
+    project.retry(session.id)
     assert project.executor.dispatched[3:] == ["money", "pricing"]
 
 
@@ -164,7 +172,7 @@ def test_retry_moves_the_session_branch_to_the_base_head_and_rereads_the_manifes
                                        "docs/design/catalog/pricing.md": "# fixed\n"},
                                       "Fix the pricing design")
 
-    retried = project.orchestrator.retry(session.id)
+    retried = project.retry(session.id)
     assert retried.base_sha == new_base
     assert project.branch_sha(retried.branch) == new_base
     pricing = project.children(session.id)["pricing"]
@@ -176,7 +184,7 @@ def test_retry_moves_the_session_branch_to_the_base_head_and_rereads_the_manifes
         "def test_price():\n    assert True\n", "src/catalog/__init__.py": "# package\n"})
     done = project.session(session.id)
     assert done.status == "complete", done.message
-    assert git(project.path, "rev-parse", f"{done.final_commit}^") == new_base
+    assert project.workspace.rev_parse(f"{done.final_commit}^") == new_base
     assert file_at(project, done.branch, "docs/design/catalog/pricing.md") == "# fixed"
 
 
@@ -184,7 +192,7 @@ def test_retry_of_a_complete_session_does_nothing(project: Project) -> None:
     session = project.start()
     project.executor.finish_all()
     done = project.session(session.id)
-    again = project.orchestrator.retry(session.id)
+    again = project.retry(session.id)
     assert again.status == "complete" and again.round == done.round
     assert len(project.executor.dispatches) == 1
     assert project.branch_sha(done.branch) == done.final_commit
@@ -193,30 +201,30 @@ def test_retry_of_a_complete_session_does_nothing(project: Project) -> None:
 def test_retry_of_a_running_session_is_refused(project: Project) -> None:
     session = project.start()
     with pytest.raises(SessionBusy, match="still running"):
-        project.orchestrator.retry(session.id)
+        project.retry(session.id)
     assert len(project.executor.dispatches) == 1
 
 
 def test_sessions_are_scoped_by_repository(project: Project) -> None:
     session = project.start()
     with pytest.raises(UnknownSession):
-        project.orchestrator.retry(session.id, repository="local:/elsewhere")
+        project.retry(session.id, repository="local:/elsewhere")
     with pytest.raises(UnknownSession):
-        project.orchestrator.cancel("0000000000", repository=REPOSITORY)
+        project.cancel("0000000000", repository=REPOSITORY)
     child_id, result = project.executor.result("isbn")
     with pytest.raises(UnknownSession):
-        project.orchestrator.record_result(child_id, result, repository="local:/elsewhere")
+        project.record(child_id, result, repository="local:/elsewhere")
     with pytest.raises(UnknownSession):
-        project.orchestrator.record_result("nope", result)
+        project.record("nope", result)
 
 
 def test_a_second_result_for_a_child_is_a_duplicate(project: Project) -> None:
     session = project.start()
     child_id, result = project.executor.result("isbn")
-    assert project.orchestrator.record_result(child_id, result) == "accepted"
+    assert project.record(child_id, result) == "accepted"
     _, failure = project.executor.result("isbn", "failed")
-    assert project.orchestrator.record_result(child_id, failure) == "duplicate"
-    assert project.orchestrator.record_result(child_id, result) == "duplicate"
+    assert project.record(child_id, failure) == "duplicate"
+    assert project.record(child_id, result) == "duplicate"
     assert project.children(session.id)["isbn"].status == "succeeded"
     assert project.steps(session.id).count("result") == 1
 
@@ -242,7 +250,7 @@ def test_scope_guard_trusts_git_not_the_reported_list(project: Project) -> None:
     child_id, result = project.executor.result("isbn", files={
         "src/catalog/isbn.py": "X = 1\n", "tests/catalog/test_isbn.py": "def test(): pass\n",
         "setup.py": "# sneaky\n"})
-    project.orchestrator.record_result(
+    project.record(
         child_id, replace(result, changed_files=("src/catalog/isbn.py",)))
     project.executor.finish("money")
     project.executor.finish("pricing")
@@ -253,16 +261,18 @@ def test_a_commit_not_on_the_child_branch_fails_validation(project: Project) -> 
     session = project.start()
     child_id, result = project.executor.result("isbn")
     branch = project.children(session.id)["isbn"].branch
-    git(project.path, "update-ref", "-d", f"refs/heads/{branch}")
-    project.orchestrator.record_result(child_id, result)
+    project.workspace.delete_branch(branch)
+    project.record(child_id, result)
     project.executor.finish("money")
     project.executor.finish("pricing")
     assert "not on its child branch" in project.children(session.id)["isbn"].message
 
 
-def test_a_merge_conflict_names_the_files_and_both_components(tmp_path: Path) -> None:
+def test_a_merge_conflict_names_the_files_and_both_components(tmp_path: Path,
+                                                              backend: str) -> None:
     shared = "src/catalog/__init__.py"
-    project = Project.create(tmp_path, CATALOG, allow={"isbn": [shared], "pricing": [shared]})
+    project = Project.create(tmp_path, CATALOG, backend=backend,
+                             allow={"isbn": [shared], "pricing": [shared]})
     session = project.start()
     project.executor.finish("isbn", files={"src/catalog/isbn.py": "I = 1\n",
                                            "tests/catalog/test_isbn.py": "def test(): pass\n",
@@ -278,8 +288,9 @@ def test_a_merge_conflict_names_the_files_and_both_components(tmp_path: Path) ->
     assert project.branch_sha(rested.branch) == rested.base_sha
 
 
-def test_verify_failing_leaves_the_session_branch_where_it_was(tmp_path: Path) -> None:
-    project = Project.create(tmp_path, CATALOG, verify=True)
+def test_verify_failing_leaves_the_session_branch_where_it_was(tmp_path: Path,
+                                                               backend: str) -> None:
+    project = Project.create(tmp_path, CATALOG, verify=True, backend=backend)
     project.verifier.passes = False
     project.verifier.message = "2 failed in the whole suite"
     session = project.start()
@@ -294,16 +305,16 @@ def test_verify_failing_leaves_the_session_branch_where_it_was(tmp_path: Path) -
     # The user fixes the base; a retry merges again and verifies the new tree.
     project.verifier.passes = True
     new_base = project.commit_on_main({"README.md": "fixed\n"}, "Fix the suite")
-    project.orchestrator.retry(session.id)
+    project.retry(session.id)
     done = project.session(session.id)
     assert done.status == "complete", done.message
     assert project.executor.dispatched == ["isbn", "money", "pricing"]  # nothing re-run
     assert len(project.verifier.commits) == 2 and project.verifier.commits[1] == done.final_commit
-    assert git(project.path, "rev-parse", f"{done.final_commit}^") == new_base
+    assert project.workspace.rev_parse(f"{done.final_commit}^") == new_base
 
 
-def test_verify_passing_completes(tmp_path: Path) -> None:
-    project = Project.create(tmp_path, CATALOG, verify=True)
+def test_verify_passing_completes(tmp_path: Path, backend: str) -> None:
+    project = Project.create(tmp_path, CATALOG, verify=True, backend=backend)
     session = project.start()
     project.executor.finish_all()
     done = project.session(session.id)
@@ -313,30 +324,30 @@ def test_verify_passing_completes(tmp_path: Path) -> None:
 
 def test_silent_children_time_out_once(project: Project) -> None:
     session = project.start()
-    assert project.orchestrator.time_out_silent_children(60) == []  # not silent yet
-    later = utcnow() + timedelta(minutes=5)
-    timed_out = project.orchestrator.time_out_silent_children(60, now=later)
+    assert project.time_out(60) == []  # not silent yet
+    project.clock.move(timedelta(minutes=5))
+    timed_out = project.time_out(60)
     assert len(timed_out) == 3
-    assert project.orchestrator.time_out_silent_children(60, now=later) == []
+    assert project.time_out(60) == []
     assert project.session(session.id).status == "needs_attention"
     # A result arriving after the time-out is a duplicate; the retry is what re-runs it.
     child_id, result = project.executor.result("isbn")
-    assert project.orchestrator.record_result(child_id, result) == "duplicate"
+    assert project.record(child_id, result) == "duplicate"
 
 
 def test_cancel_stops_the_running_children(project: Project) -> None:
     session = project.start()
     project.executor.finish("isbn")
-    cancelled = project.orchestrator.cancel(session.id, REPOSITORY)
+    cancelled = project.cancel(session.id, REPOSITORY)
     assert cancelled.status == "cancelled"
     assert project.executor.cancelled == ["money", "pricing"]
     assert {n: c.status for n, c in project.children(session.id).items()} == {
         "isbn": "succeeded", "money": "cancelled", "pricing": "cancelled"}
     child_id, result = project.executor.result("money")
-    assert project.orchestrator.record_result(child_id, result) == "duplicate"
-    assert project.orchestrator.cancel(session.id).status == "cancelled"  # idempotent
+    assert project.record(child_id, result) == "duplicate"
+    assert project.cancel(session.id).status == "cancelled"  # idempotent
 
-    project.orchestrator.retry(session.id)
+    project.retry(session.id)
     assert project.executor.dispatched[3:] == ["money", "pricing"]
     project.executor.finish_all()
     assert project.session(session.id).status == "complete"

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from service.domain.manifest import MANIFEST_PATH
+
 
 def utcnow() -> datetime:
     """Return the current time in UTC."""
@@ -49,7 +51,7 @@ class SessionRow(Base):
     branch: Mapped[str] = mapped_column(String(255))
     base_ref: Mapped[str] = mapped_column(String(255))
     base_sha: Mapped[str | None] = mapped_column(String(64))
-    manifest_path: Mapped[str] = mapped_column(String(255), default=".github/ccs.yml")
+    manifest_path: Mapped[str] = mapped_column(String(255), default=MANIFEST_PATH)
     requested_components: Mapped[list[Any] | None] = mapped_column(JSON)
     issue_number: Mapped[int | None] = mapped_column(Integer)
     requested_by: Mapped[str | None] = mapped_column(String(255))

@@ -23,16 +23,10 @@ from service.adapters.db.models import (
     WebhookDeliveryRow,
     utcnow,
 )
-from service.domain.states import (
-    ChildStatus,
-    SessionStatus,
-    child_sources_for,
-    sources_for,
-)
+from service.domain.states import ChildMove, ChildStatus, SessionMove
+from service.orchestrator.ports import NewChild, NewSession, NotFound
 
-
-class NotFound(LookupError):
-    """No such session or child in this repository."""
+__all__ = ["NotFound", "Store"]
 
 
 class Store:
@@ -78,8 +72,9 @@ class Store:
 
     # Sessions -----------------------------------------------------------------------
 
-    def add_session(self, row: SessionRow) -> SessionRow:
-        """Insert a new session row."""
+    def add_session(self, new: NewSession) -> SessionRow:
+        """Insert a new session (status pending)."""
+        row = SessionRow(**vars(new), status="pending", round=1, message="")
         with self.unit() as db:
             db.add(row)
         return row
@@ -119,19 +114,22 @@ class Store:
             query = query.order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
             return list(db.scalars(query.limit(limit)))
 
-    def move_session(
-        self, session_id: str, target: SessionStatus, **fields: Any
-    ) -> bool:
-        """Move the session to `target` if the table allows it from its current status.
+    def apply(self, move: SessionMove | ChildMove, record_id: str, **fields: Any) -> bool:
+        """Make the named move if the record is in one of its sources (compare-and-set).
 
-        Compare-and-set in one UPDATE: when two workers race, exactly one sees True.
+        One UPDATE: when two workers race, exactly one sees True.
         """
-        sources = [s.value for s in sources_for(target)]
+        if isinstance(move, SessionMove):
+            return self._move_session(move, record_id, fields)
+        return self._move_child(move, record_id, fields)
+
+    def _move_session(self, move: SessionMove, session_id: str, fields: dict[str, Any]) -> bool:
+        sources = [s.value for s in move.sources]
         with self.unit() as db:
             result = db.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session_id, SessionRow.status.in_(sources))
-                .values(status=target.value, updated_at=utcnow(), **fields)
+                .values(status=move.target.value, updated_at=utcnow(), **fields)
             )
         return result.rowcount == 1
 
@@ -145,10 +143,19 @@ class Store:
 
     # Children -----------------------------------------------------------------------
 
-    def add_children(self, rows: Iterable[ChildRow]) -> None:
-        """Insert child rows."""
+    def add_children(self, new: Iterable[NewChild]) -> set[str]:
+        """Insert children; return the components that already existed (left as they were)."""
+        rows = [{**vars(child), "status": ChildStatus.PENDING.value, "attempts": 0,
+                 "message": "", "updated_at": utcnow()} for child in new]
+        if not rows:
+            return set()
+        dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
+                          else sqlite_insert)
         with self.unit() as db:
-            db.add_all(list(rows))
+            inserted = set(db.execute(
+                dialect_insert(ChildRow.__table__).on_conflict_do_nothing()
+                .returning(ChildRow.component), rows).scalars())
+        return {row["component"] for row in rows} - inserted
 
     def children(self, session_id: str, kind: str | None = "component") -> list[ChildRow]:
         """Return the session's children in spawn order."""
@@ -174,25 +181,15 @@ class Store:
             raise NotFound(f"no child {child_id!r}")
         return found[0], found[1]
 
-    def move_child(
-        self,
-        child_id: str,
-        target: ChildStatus,
-        only_from: Iterable[ChildStatus] | None = None,
-        **fields: Any,
-    ) -> bool:
-        """Move the child to `target` if allowed from its current status (compare-and-set)."""
-        allowed = set(child_sources_for(target))
-        if only_from is not None:
-            allowed &= set(only_from)
-        sources = tuple(sorted(s.value for s in allowed))
-        key = ("move_child", target.value, sources, tuple(sorted(fields)))
+    def _move_child(self, move: ChildMove, child_id: str, fields: dict[str, Any]) -> bool:
+        sources = tuple(sorted(s.value for s in move.sources))
+        key = ("move_child", move.target.value, sources, tuple(sorted(fields)))
         statement = self._statements.get(key)
         if statement is None:
             statement = self._statements.setdefault(key, (
                 update(ChildRow.__table__)
                 .where(ChildRow.id == bindparam("child_id"), ChildRow.status.in_(sources))
-                .values(status=target.value, updated_at=bindparam("at_"),
+                .values(status=move.target.value, updated_at=bindparam("at_"),
                         **{name: bindparam(f"{name}_") for name in fields})))
         params = {f"{name}_": value for name, value in fields.items()}
         with self.unit() as db:
@@ -200,25 +197,17 @@ class Store:
                                                          "at_": utcnow(), **params})
         return result.rowcount == 1
 
-    def move_children(
-        self,
-        child_ids: list[str],
-        target: ChildStatus,
-        only_from: Iterable[ChildStatus] | None = None,
-        **fields: Any,
-    ) -> list[str]:
-        """Move many children at once (one compare-and-set); return the ids that moved."""
-        allowed = set(child_sources_for(target))
-        if only_from is not None:
-            allowed &= set(only_from)
+    def apply_to_all(self, move: ChildMove, child_ids: list[str], **fields: Any) -> list[str]:
+        """Make the named move on many children at once (one compare-and-set); return the
+        ids that moved."""
         if not child_ids:
             return []
         with self.unit() as db:
             moved = db.execute(
                 update(ChildRow)
                 .where(ChildRow.id.in_(child_ids),
-                       ChildRow.status.in_([s.value for s in allowed]))
-                .values(status=target.value, updated_at=utcnow(), **fields)
+                       ChildRow.status.in_([s.value for s in move.sources]))
+                .values(status=move.target.value, updated_at=utcnow(), **fields)
                 .returning(ChildRow.id)
             ).scalars().all()
         return list(moved)

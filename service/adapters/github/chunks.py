@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.domain.wire import ComponentEntry
+from service.domain.wire import component_entry as wire_component_entry
 
 MAX_ENTRIES = 256
 MAX_INPUT_CHARS = 65_535
@@ -22,14 +22,8 @@ def compact(value: Any) -> str:
 
 
 def component_entry(child: Any) -> dict[str, Any]:
-    """Return the matrix entry of a component child (its resolved spec)."""
-    spec = child.spec
-    return ComponentEntry(
-        child=child.id, component=child.component, context=spec["context"],
-        child_branch=child.branch, design=spec["design"],
-        implementation=spec["implementation"], test=spec["test"],
-        allow=tuple(spec.get("allow") or ()),
-    ).to_json()
+    """Return the matrix entry of a component child as JSON."""
+    return wire_component_entry(child).to_json()
 
 
 def matrix_input(entries: list[dict[str, Any]]) -> str:

@@ -14,8 +14,8 @@ from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import FAILED, PLANNED, SENT, DispatchLog
 from service.adapters.github.repo import RepoGitHub
 from service.domain.names import staging_branch
-from service.domain.states import ChildStatus
-from service.domain.wire import JobConfig
+from service.domain.states import ChildKind, ChildMoves, ChildStatus
+from service.domain.wire import JobConfig, VerifyEntry
 
 log = logging.getLogger(__name__)
 C = ChildStatus
@@ -44,16 +44,16 @@ class GitHubExecutor:
     def dispatch(self, session: SessionRow, children: list[ChildRow], config: JobConfig) -> None:
         """Send the pending children in as few dispatches as the limits allow (never twice)."""
         config_json = plan.compact(config.to_json())
-        rows = self.dispatches.rows(session.id, session.round, "component")
+        rows = self.dispatches.rows(session.id, session.round, ChildKind.COMPONENT)
         for row in rows:
             if row.state == PLANNED:
                 self._resume(session, row, config_json)
         claimed = {child_id for row in rows for child_id in row.child_ids}
-        fresh = [c for c in children if c.id not in claimed and c.status == C.PENDING]
+        fresh = [c for c in children if c.id not in claimed and c.status == ChildStatus.PENDING]
         if not fresh:
             return
         fixed = plan.fixed_input_chars(session.id, session.branch, self.callback_url or "",
-                                       "component", config_json)
+                                       ChildKind.COMPONENT, config_json)
         try:
             planned = plan.plan_chunks([plan.component_entry(c) for c in fresh], fixed)
         except plan.DispatchTooLarge as error:
@@ -61,11 +61,11 @@ class GitHubExecutor:
             return
         next_chunk = max((row.chunk for row in rows), default=-1) + 1
         for number, entries in enumerate(planned, start=next_chunk):
-            row = self.dispatches.plan(session.id, session.round, number, "component",
+            row = self.dispatches.plan(session.id, session.round, number, ChildKind.COMPONENT,
                                        [e["child"] for e in entries])
             if row is not None:
                 self._mark_dispatched(session, row.child_ids)
-                self._send(session, row, "component", config_json, entries)
+                self._send(session, row, ChildKind.COMPONENT, config_json, entries)
 
     def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
         """Cancel the runs that hold the children (one call per run, not per child)."""
@@ -94,15 +94,15 @@ class GitHubExecutor:
                         ref: str) -> None:
         """Dispatch the verify job for the merged tree on the staging branch `ref`."""
         config_json = plan.compact(config.to_json())
-        existing = self.dispatches.rows(session.id, session.round, "verify")
+        existing = self.dispatches.rows(session.id, session.round, ChildKind.VERIFY)
         if existing:
             if existing[0].state == PLANNED:
                 self._resume(session, existing[0], config_json, verify_ref=ref)
             return
-        planned = self.dispatches.plan(session.id, session.round, 0, "verify", [row.id])
+        planned = self.dispatches.plan(session.id, session.round, 0, ChildKind.VERIFY, [row.id])
         if planned is not None:
-            entry = {"child": row.id, "component": "verify", "ref": ref}
-            self._send(session, planned, "verify", config_json, [entry])
+            entry = VerifyEntry(child=row.id, ref=ref).to_json()
+            self._send(session, planned, ChildKind.VERIFY, config_json, [entry])
 
     # Sending --------------------------------------------------------------------------
 
@@ -113,9 +113,9 @@ class GitHubExecutor:
         if found is not None:
             self._sent(row, found)
             return
-        if row.mode == "verify":
+        if row.mode == ChildKind.VERIFY:
             ref = verify_ref or staging_branch(session.id)
-            entries = [{"child": row.child_ids[0], "component": "verify", "ref": ref}]
+            entries = [VerifyEntry(child=row.child_ids[0], ref=ref).to_json()]
         else:
             by_id = {c.id: c for c in self.store.children(session.id)}
             entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
@@ -193,8 +193,8 @@ class GitHubExecutor:
 
     def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
         # Before the POST: a fast job's callback must find its child active, not pending.
-        self.store.move_children(child_ids, C.DISPATCHED, only_from=[C.PENDING],
-                                 start_sha=session.base_sha, dispatched_at=utcnow())
+        self.store.apply_to_all(ChildMoves.DISPATCH, child_ids, start_sha=session.base_sha,
+                                dispatched_at=utcnow())
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
         self.dispatches.mark(row.id, FAILED)
@@ -204,8 +204,8 @@ class GitHubExecutor:
         log.warning("dispatch failed: %s", reason)
         for child_id in child_ids:
             child = self.store.child(child_id)
-            self.store.move_child(child_id, C.FAILED, only_from=[C.PENDING, C.DISPATCHED],
-                                  message=f"{child.component}: {reason}. Retry with `/ccs retry` "
+            self.store.apply(ChildMoves.FAIL_DISPATCH, child_id,
+                             message=f"{child.component}: {reason}. Retry with `/ccs retry` "
                                           "once it is fixed.", finished_at=utcnow())
 
 

@@ -20,6 +20,13 @@ class GitHubHost:
         self.repo = repo
         self.mirror = mirror
 
+    def default_base(self) -> str:
+        """Return the repository's default branch."""
+        return self.repo.default_branch()
+
+    def check_base(self, ref: str) -> None:
+        """Any branch or tag on GitHub holds only committed work: nothing to refuse."""
+
     def base_head(self, ref: str) -> str:
         """Fetch the base branch (or tag) into the mirror and return its head."""
         for kind in ("heads", "tags"):

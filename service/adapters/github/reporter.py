@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 
 from service.adapters.db.models import SessionRow
 from service.adapters.db.store import Store
 from service.adapters.github.repo import RepoGitHub
 from service.adapters.github.tracking import marker, render_tracking_comment
-from service.domain.states import ChildStatus, SessionStatus
-
-# While children run, edit the comment about this many times whatever N is (DESIGN §8:
-# API calls per session are O(1) in the number of components).
-PROGRESS_EDITS = 10
+from service.domain.progress import milestone_step, rested
+from service.domain.states import SessionStatus
 
 
 class TrackingReporter:
@@ -58,7 +54,7 @@ class TrackingReporter:
             if session.tracking_comment_id != comment_id:
                 self.store.update_session(session_id, tracking_comment_id=comment_id)
             self._rendered[session_id] = digest
-            self._rested[session_id] = _rested(counts)
+            self._rested[session_id] = rested(counts)
 
     def _worth_an_edit(self, session: SessionRow, counts: dict[str, int]) -> bool:
         """Skip progress-only edits between milestones (every ~N/PROGRESS_EDITS children)."""
@@ -66,8 +62,8 @@ class TrackingReporter:
             return True
         # At least a step more rested since the last edit (not "a multiple of the step":
         # fan_in tasks are queued at milestones but run a few results later).
-        total, rested = sum(counts.values()), _rested(counts)
-        return rested == total or rested - self._rested.get(session.id, 0) >= _step(total)
+        total, done = sum(counts.values()), rested(counts)
+        return done == total or done - self._rested.get(session.id, 0) >= milestone_step(total)
 
 
     def _lock_for(self, session_id: str) -> threading.Lock:
@@ -90,18 +86,3 @@ class TrackingReporter:
             if len(comments) < 100:
                 return None
             page += 1
-
-
-def progress_milestone(counts: dict[str, int]) -> bool:
-    """Return True when the children's status counts are worth a progress edit: every
-    ~N/PROGRESS_EDITS rested children, and when the last one rests."""
-    total, rested = sum(counts.values()), _rested(counts)
-    return rested % _step(total) == 0 or rested == total
-
-
-def _rested(counts: dict[str, int]) -> int:
-    return sum(n for status, n in counts.items() if ChildStatus(status).is_terminal)
-
-
-def _step(total: int) -> int:
-    return max(1, math.ceil(total / PROGRESS_EDITS))

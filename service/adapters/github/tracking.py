@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.states import ChildKind
+
 MAX_BODY = 60_000  # GitHub refuses comments over 65,536 characters
 MAX_MESSAGE = 600
 ICONS = {"pending": "⏳", "dispatched": "🚀", "running": "🔄", "succeeded": "✅",
@@ -52,8 +54,11 @@ def verify_line(row: Any) -> str:
 def render_tracking_comment(session: Any, children: list[Any],
                             retry_command: str = "/ccs retry") -> str:
     """Return the comment body for a session and its children (components, then verify)."""
-    components = [c for c in children if getattr(c, "kind", "component") == "component"]
-    verify = [c for c in children if getattr(c, "kind", "component") == "verify"]
+    def kind(child: Any) -> str:
+        return getattr(child, "kind", ChildKind.COMPONENT)
+
+    components = [c for c in children if kind(c) == ChildKind.COMPONENT]
+    verify = [c for c in children if kind(c) == ChildKind.VERIFY]
     done = sum(1 for c in components if c.status in TERMINAL)
     head = [marker(session.id),
             f"### ccs · `{session.context}` — {HEADLINES.get(session.status, session.status)}",

@@ -18,8 +18,15 @@ from pathlib import Path
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError, GitRepository
-from service.domain.states import ChildStatus
-from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
+from service.domain.states import ChildMoves
+from service.domain.wire import (
+    ChildResult,
+    InvalidResult,
+    JobConfig,
+    TestCounts,
+    component_entry,
+    parse_result,
+)
 from service.orchestrator.ports import ResultSink
 
 KILL_GRACE_SECONDS = 5.0
@@ -56,14 +63,17 @@ class LocalExecutor:
         if self._pool is None:
             workers = max(1, self.default_parallel or session.parallel or 1)
             self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccs-child")
-        moved = set(self.store.move_children(
-            [c.id for c in children], ChildStatus.DISPATCHED, only_from=[ChildStatus.PENDING],
-            start_sha=session.base_sha, dispatched_at=utcnow()))
+        moved = set(self.store.apply_to_all(
+            ChildMoves.DISPATCH, [c.id for c in children], start_sha=session.base_sha,
+            dispatched_at=utcnow()))
         # Submit in spawn order: the pool starts them first come, first served.
         for child in children:
             if child.id in moved:
                 with self._lock:
                     self._futures.append(self._pool.submit(self._run, session, child, config))
+
+    def resume(self, session: SessionRow, config: JobConfig) -> None:
+        """Nothing to finish: a local dispatch is never half-sent."""
 
     def cancel(self, session: SessionRow, children: list[ChildRow]) -> None:
         """Stop the named children: SIGTERM their runners (which report), then SIGKILL."""
@@ -119,8 +129,7 @@ class LocalExecutor:
         result_file = scratch / "result.json"
         try:
             self.repo.add_worktree(worktree, session.base_sha)
-            self.store.move_child(child.id, ChildStatus.RUNNING,
-                                  only_from=[ChildStatus.DISPATCHED])
+            self.store.apply(ChildMoves.START, child.id)
             if self._stopping.is_set():
                 return failed_result(child, "cancelled before it started")
             with open(log_path, "ab") as log:
@@ -153,11 +162,7 @@ class LocalExecutor:
 def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, worktree: Path,
                    result_file: Path) -> list[str]:
     """Return the argv that runs the action/ runner for one child."""
-    spec = child.spec
-    entry = {"child": child.id, "component": child.component, "context": spec["context"],
-             "child_branch": child.branch, "design": spec["design"],
-             "implementation": spec["implementation"], "test": spec["test"],
-             "allow": list(spec.get("allow") or [])}
+    entry = component_entry(child).to_json()
     return [sys.executable, "-c", RUNNER_BOOTSTRAP, "run", "--entry", json.dumps(entry),
             "--config", json.dumps(config.to_json()), "--session", session.id,
             "--workdir", str(worktree), "--result", str(result_file)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from service.adapters.db.models import SessionRow
 from service.adapters.git_repo import GitError, GitRepository
+from service.orchestrator.errors import BadInput
+from service.orchestrator.ports import SessionRecord
 
 
 class LocalHost:
@@ -13,20 +14,40 @@ class LocalHost:
         self.repo = repo
         self.remote = remote
 
+    def default_base(self) -> str:
+        """Return the checkout's current branch; refuse a detached HEAD or an empty repo."""
+        try:
+            self.repo.resolve("HEAD")
+        except GitError:
+            raise BadInput("the repository has no commits yet; commit the manifest first",
+                           code="empty_repository") from None
+        current = self.repo.current_branch()
+        if not current:
+            raise BadInput("HEAD is detached and no base is set; pass --base BRANCH or set "
+                           "`base:` in the manifest", code="detached")
+        return current
+
+    def check_base(self, ref: str) -> None:
+        """Refuse the checked-out branch while it has uncommitted changes (they'd be left out)."""
+        if ref == self.repo.current_branch() and self.repo.has_uncommitted_changes():
+            raise BadInput(f"the checkout of {ref} has uncommitted changes; ccs builds from "
+                           "committed history, so commit or stash them first (or pass --base)",
+                           code="dirty")
+
     def base_head(self, ref: str) -> str:
         """Return the commit the base ref names now."""
         return self.repo.resolve(ref)
 
-    def prepare_children(self, session: SessionRow, children: list) -> None:
+    def prepare_children(self, session: SessionRecord, children: list) -> None:
         """Nothing to fetch: the children committed into this repository."""
 
-    def set_session_branch(self, session: SessionRow, sha: str) -> None:
+    def set_session_branch(self, session: SessionRecord, sha: str) -> None:
         """Create the session branch at `sha`, or move it there."""
         current = self.repo.branch_sha(session.branch)
         if current != sha:
             self.repo.set_branch(session.branch, sha, expected_old=current)
 
-    def publish(self, session: SessionRow, sha: str) -> None:
+    def publish(self, session: SessionRecord, sha: str) -> None:
         """Fast-forward the session branch to `sha`; push it when the session asked to."""
         current = self.repo.branch_sha(session.branch)
         if current != sha:
@@ -38,7 +59,7 @@ class LocalHost:
             ref = f"refs/heads/{session.branch}"
             self.repo.push(self.remote, [f"{ref}:{ref}"])
 
-    def open_pull_request(self, session: SessionRow, title: str, body: str,
+    def open_pull_request(self, session: SessionRecord, title: str, body: str,
                           draft: bool) -> str | None:
         """Local mode opens no pull request."""
         return None

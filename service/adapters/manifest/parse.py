@@ -14,6 +14,7 @@ from service.adapters.manifest.schema import manifest_schema, validate_schema
 from service.adapters.manifest.yaml_lines import MAX_NODES, KeyPath, LineMap, compose, dotted
 from service.domain.manifest import (
     DEFAULT_PATHS,
+    MANIFEST_PATH,
     PATH_KINDS,
     Component,
     ComponentSpec,
@@ -29,7 +30,6 @@ from service.domain.wire import CommandSpec
 
 __all__ = ["MAX_NODES", "dotted", "load_manifest", "manifest_schema", "parse_manifest"]
 
-MANIFEST_PATH = ".github/ccs.yml"
 MAX_MANIFEST_BYTES = 1 << 20
 COMMAND_PLACEHOLDERS = (
     "context", "component", "design", "implementation", "test", "junit", "attempt"

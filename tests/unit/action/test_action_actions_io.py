@@ -49,11 +49,13 @@ def test_outputs_are_appended_with_heredoc_for_multiline(monkeypatch, tmp_path) 
     assert name == "message" and lines[2:] == ["two", "lines", delimiter]
 
 
-def test_outputs_and_summary_are_no_ops_outside_actions(monkeypatch) -> None:
+def test_outputs_and_summary_are_no_ops_outside_actions(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.chdir(tmp_path)
     actions_io.set_output("status", "x")
     actions_io.append_summary("# hi")
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere it could reach
 
 
 def test_summary_is_appended(monkeypatch, tmp_path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.domain.wire import parse_result
-from tests.conftest import git
+from tests.fakes.local import git
 
 ROOT = Path(__file__).resolve().parents[3]
 ENTRY = {"child": "c1", "component": "hasher", "context": "accounts",

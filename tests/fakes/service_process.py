@@ -280,6 +280,13 @@ def wait_until(predicate: Any, timeout: float, what: str,
         if value:
             return value
         if time.monotonic() > deadline:
-            logs = "\n".join(process.logs()[-20000:] for process in processes)
+            # Head and tail: a crash at start-up would scroll away behind the polling.
+            logs = "\n".join(_head_and_tail(process.logs()) for process in processes)
             raise AssertionError(f"{what} within {timeout}s\n{logs}")
         time.sleep(interval)
+
+
+def _head_and_tail(text: str, keep: int = 10_000) -> str:
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}\n[… {len(text) - 2 * keep} characters cut …]\n{text[-keep:]}"

@@ -1,0 +1,75 @@
+"""What a recorded result means for the session: the pure fan-in and progress rules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from enum import StrEnum
+
+from service.domain.states import ChildKind, ChildStatus, SessionStatus
+
+# While children run, tell people about progress about this many times whatever N is
+# (DESIGN §8: API calls per session are O(1) in the number of components).
+PROGRESS_EDITS = 10
+
+
+class NextStep(StrEnum):
+    """What must happen after a child's result was recorded."""
+
+    NONE = "none"  # other children are still running; nothing worth telling yet
+    REPORT = "report"  # a progress milestone: tell people (and check the fan-in)
+    FAN_IN = "fan_in"  # every child rested: Validate, exactly once (compare-and-set)
+    FINALIZE = "finalize"  # the verify job reported: go on with Finalize
+
+
+def rested(counts: Mapping[str, int]) -> int:
+    """Return how many children in the status counts are at rest."""
+    return sum(n for status, n in counts.items() if ChildStatus(status).is_terminal)
+
+
+def all_rested(counts: Mapping[str, int]) -> bool:
+    """Return True when no child in the status counts is still pending or active."""
+    return rested(counts) == sum(counts.values())
+
+
+def milestone_step(total: int) -> int:
+    """Return how many children must rest between two progress reports."""
+    return max(1, math.ceil(total / PROGRESS_EDITS))
+
+
+def progress_milestone(counts: Mapping[str, int]) -> bool:
+    """Return True when the counts are worth a progress report: every ~N/PROGRESS_EDITS
+    rested children, and when the last one rests."""
+    total, done = sum(counts.values()), rested(counts)
+    return done % milestone_step(total) == 0 or done == total
+
+
+def next_after_result(kind: ChildKind, counts: Mapping[str, int]) -> NextStep:
+    """Return what follows an accepted result, given the component children's counts.
+
+    Counted after the result's own commit, so the last result to commit always sees every
+    child rested (two near-last ones may both answer FAN_IN: the compare-and-set keeps
+    Validate to one).
+    """
+    if kind == ChildKind.VERIFY:
+        return NextStep.FINALIZE
+    if all_rested(counts):
+        return NextStep.FAN_IN
+    return NextStep.REPORT if progress_milestone(counts) else NextStep.NONE
+
+
+def retry_refusal(status: str) -> str | None:
+    """Return why a session in `status` cannot be retried now ("complete" is a no-op)."""
+    current = SessionStatus(status)
+    if current == SessionStatus.COMPLETE:
+        return "complete"
+    if not current.is_terminal:
+        return "busy"
+    return None
+
+
+def cancel_refusal(status: str) -> str | None:
+    """Return why a session in `status` cannot be cancelled (it already rests for good)."""
+    if SessionStatus(status) in (SessionStatus.COMPLETE, SessionStatus.CANCELLED):
+        return "finished"
+    return None

@@ -1,0 +1,28 @@
+"""Spawn: hand every pending child of a running session to the executor, never one twice."""
+
+from __future__ import annotations
+
+from service.domain.states import ChildStatus, SessionStatus
+from service.orchestrator.context import Ports
+
+
+def spawn(ports: Ports, session_id: str) -> None:
+    """Dispatch the pending children; the executor moves each pending → dispatched by CAS."""
+    session = ports.store.session(session_id)
+    if session.status != SessionStatus.RUNNING:
+        return
+    pending = [c for c in ports.store.children(session_id) if c.status == ChildStatus.PENDING]
+    if pending:
+        ports.store.log(session_id, "spawn", [c.component for c in pending],
+                        f"dispatching {len(pending)} child(ren)")
+        ports.executor.dispatch(session, pending, ports.session_manifest(session).job_config())
+    ports.reporter.session_changed(session_id)
+
+
+def resume_dispatch(ports: Ports, session_id: str) -> None:
+    """Finish sends a crash left half-done, then dispatch what is still pending."""
+    session = ports.store.session(session_id)
+    # A crash between recording a dispatch and sending it leaves children dispatched with
+    # no job; the executor knows which sends are unfinished.
+    ports.executor.resume(session, ports.session_manifest(session).job_config())
+    spawn(ports, session_id)
