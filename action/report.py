@@ -7,6 +7,7 @@ from typing import Any
 
 from action.commands import CommandOutcome, tail
 from action.junit import FailedTest, TestReport
+from action.usage import spent_anything
 
 FEEDBACK_OUTPUT_CHARS = 60_000
 FEEDBACK_STDERR_CHARS = 8_000
@@ -69,13 +70,16 @@ class RunResult:
     component: str = ""
     failed_tests: tuple[FailedTest, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, float | int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the DESIGN §6 result body."""
-        return {"status": self.status, "commit": self.commit, "branch": self.branch,
+        """Return the DESIGN §6 result body (`usage` only when anything was spent)."""
+        body = {"status": self.status, "commit": self.commit, "branch": self.branch,
                 "attempts": self.attempts, "tests": dict(self.tests),
-                "changed_files": list(self.changed_files), "message": self.message,
-                **self.extra}
+                "changed_files": list(self.changed_files), "message": self.message}
+        if spent_anything(self.usage):
+            body["usage"] = dict(self.usage)
+        return {**body, **self.extra}
 
 
 def empty_counts() -> dict[str, int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from action import gitops
+from action.coder import AttemptContext, CoderCannotStart, CoderStep, collect_usage, prepare
 from action.commands import CommandOutcome, run_command, substitute_all
 from action.junit import parse_file
 from action.report import (
@@ -26,6 +27,7 @@ from action.report import (
     judge_tests,
 )
 from action.spec import CommandConfig, ComponentEntry, InputError, RunConfig, VerifyEntry
+from action.usage import add_usage, budget_message, cost_of
 
 # Never hand the job's own credentials to repository code: with the OIDC request token a
 # coder could sign a result for any child of the same run.
@@ -76,18 +78,33 @@ class Runner:
     def run(self, title: str, spec: CommandConfig, values: Mapping[str, str],
             env: Mapping[str, str]) -> CommandOutcome:
         """Run one configured command with placeholders and env filled in."""
-        argv = substitute_all(list(spec.argv), values)
+        return self.run_argv(title, substitute_all(list(spec.argv), values), spec.timeout, env)
+
+    def run_coder(self, title: str, step: CoderStep, timeout: float,
+                  env: Mapping[str, str]) -> CommandOutcome:
+        """Run one attempt's prepared coder, keeping all of its stdout for usage()."""
+        # The argv is used as built: a prompt in it must not have its braces substituted.
+        shown = [step.agent.program, "(agent preset)"] if step.agent else list(step.argv)
+        with step.stdout_path.open("wb") as stdout_copy:
+            return self.run_argv(title, list(step.argv), timeout, {**env, **step.env},
+                                 stdin=step.stdin, stdout_copy=stdout_copy, shown=shown)
+
+    def run_argv(self, title: str, argv: list[str], timeout: float, env: Mapping[str, str],
+                 *, stdin: str | None = None, stdout_copy: BinaryIO | None = None,
+                 shown: list[str] | None = None) -> CommandOutcome:
+        """Run `argv` in the checkout with the runner's environment plus `env`."""
         full_env = {k: v for k, v in self.environ.items() if k not in SECRET_ENV}
         # Bytecode caches would show up as changes outside the component's own files.
         full_env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         full_env.update(env)
-        self.console.start(f"{title}: {' '.join(argv)}")
+        self.console.start(f"{title}: {' '.join(shown or argv)}")
         try:
-            outcome = run_command(argv, cwd=str(self.workdir), env=full_env,
-                                  timeout=spec.timeout, cancel=self.cancel, echo=self.echo)
+            outcome = run_command(argv, cwd=str(self.workdir), env=full_env, timeout=timeout,
+                                  cancel=self.cancel, echo=self.echo, stdin=stdin,
+                                  stdout_copy=stdout_copy)
         finally:
             self.console.end()
-        self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(spec.timeout)}"
+        self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(timeout)}"
                           f" ({outcome.duration:.1f} s)")
         return outcome
 
@@ -158,16 +175,22 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
             return result
     last: Attempt | None = None
     for number in range(1, config.attempts + 1):
-        feedback = None
+        if last is not None and _budget_reached(config, result):
+            result.message = _join(budget_message(cost_of(result.usage), config.coder.budget_usd,
+                                                  last.number), _failure_message(last, config))
+            return result
+        feedback = ""
         if last is not None:
-            runner.feedback.write_text(feedback_text(
-                f"{entry.context}.{entry.component}", last, config.coder.timeout,
-                config.test.timeout), encoding="utf-8")
-            feedback = runner.feedback
+            feedback = feedback_text(f"{entry.context}.{entry.component}", last,
+                                     config.coder.timeout, config.test.timeout)
+            runner.feedback.write_text(feedback, encoding="utf-8")
         values = entry_values(entry, runner.junit, number)
-        env = entry_env(runner.session, entry, number, feedback)
-        coder = runner.run(f"attempt {number}/{config.attempts}: coder", config.coder,
-                           values, env)
+        env = entry_env(runner.session, entry, number, runner.feedback if feedback else None)
+        context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage))
+        try:
+            coder = _run_coder(entry, config, runner, context, values, env, result)
+        except CoderCannotStart as error:
+            return _cannot_start(result, number, str(error))
         if runner.cancel.is_set():
             return _cancelled(result, number, "coder")
         tests = runner.run_tests(config.test, values, env,
@@ -183,6 +206,38 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
             return result
     assert last is not None
     result.message = _failure_message(last, config)
+    return result
+
+
+def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
+               context: AttemptContext, values: dict[str, str], env: dict[str, str],
+               result: RunResult) -> CommandOutcome:
+    """Prepare and run one attempt's coder and add what it spent to `result.usage`."""
+    assert config.coder is not None
+    step = prepare(entry, config, runner.workdir, context, values, runner.environ)
+    for warning in step.warnings:
+        runner.console.info(f"warning: {warning}")
+    coder = runner.run_coder(f"attempt {context.number}/{config.attempts}: coder", step,
+                             config.coder.timeout, env)
+    if coder.not_started:
+        raise CoderCannotStart(f"coder {coder.error}")
+    spent, notes = collect_usage(step, coder)
+    for note in notes:
+        runner.console.info(f"warning: CCS_USAGE: {note}")
+    result.usage = add_usage(result.usage, spent)
+    return coder
+
+
+def _budget_reached(config: RunConfig, result: RunResult) -> bool:
+    """Return True when the component has spent all of coder.budget_usd."""
+    assert config.coder is not None
+    budget = config.coder.budget_usd
+    return budget is not None and cost_of(result.usage) >= budget
+
+
+def _cannot_start(result: RunResult, number: int, message: str) -> RunResult:
+    # Running the tests would only judge the untouched checkout; stop here instead.
+    result.status, result.attempts, result.message = "failed", number, message
     return result
 
 
