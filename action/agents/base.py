@@ -58,14 +58,15 @@ def json_values(stdout: str) -> Iterator[Any]:
     try:
         yield json.loads(text)
         return
-    except ValueError:
+    # Deeply nested garbage makes the decoder recurse too far; it is just not usage.
+    except (ValueError, RecursionError):
         pass
     for line in text.splitlines():
         line = line.strip()
         if line.startswith(("{", "[")):
             try:
                 yield json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
 
 
