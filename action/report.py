@@ -120,6 +120,34 @@ def describe_tests(tests: TestOutcome, timeout: float) -> str:
     return f"test command {tests.command.describe(timeout)} ({tests.passed} passed)"
 
 
+def summarize(tests: TestOutcome) -> str:
+    """Return e.g. '5 passed, 1 skipped'."""
+    counts = tests.counts()
+    parts = [f"{counts['passed']} passed"]
+    parts += [f"{counts[key]} {key}" for key in ("failed", "errors", "skipped") if counts[key]]
+    return ", ".join(parts)
+
+
+def success_message(last: Attempt, attempts: int, coder_timeout: float) -> str:
+    """Return e.g. 'tests passed on attempt 2 of 3: 5 passed'."""
+    of = f" of {attempts}" if attempts > 1 else ""
+    message = f"tests passed on attempt {last.number}{of}: {summarize(last.tests)}"
+    if last.coder is not None and not last.coder.ok:
+        message += f" (though the {describe_command('coder', last.coder, coder_timeout)})"
+    return message
+
+
+def failure_message(last: Attempt, coder_timeout: float, test_timeout: float) -> str:
+    """Return e.g. 'coder exited with code 3 on attempt 2; tests failed after 2 attempts: …'."""
+    plural = "s" if last.number != 1 else ""
+    message = (f"tests failed after {last.number} attempt{plural}: "
+               f"{describe_tests(last.tests, test_timeout)}")
+    if last.coder is not None and not last.coder.ok:
+        coder = describe_command("coder", last.coder, coder_timeout)
+        message = f"{coder} on attempt {last.number}; {message}"
+    return message
+
+
 def feedback_text(entry_label: str, attempt: Attempt, coder_timeout: float,
                   test_timeout: float) -> str:
     """Return what the coder reads on the next attempt: why the last one failed."""

@@ -23,8 +23,11 @@ from action.report import (
     describe_command,
     describe_tests,
     empty_counts,
+    failure_message,
     feedback_text,
     judge_tests,
+    success_message,
+    summarize,
 )
 from action.spec import CommandConfig, ComponentEntry, InputError, RunConfig, VerifyEntry
 from action.usage import add_usage, budget_message, cost_of
@@ -176,14 +179,11 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
     last: Attempt | None = None
     for number in range(1, config.attempts + 1):
         if last is not None and _budget_reached(config, result):
-            result.message = _join(budget_message(cost_of(result.usage), config.coder.budget_usd,
-                                                  last.number), _failure_message(last, config))
+            spent = budget_message(cost_of(result.usage), config.coder.budget_usd, last.number)
+            result.message = _join(spent, failure_message(last, config.coder.timeout,
+                                                          config.test.timeout))
             return result
-        feedback = ""
-        if last is not None:
-            feedback = feedback_text(f"{entry.context}.{entry.component}", last,
-                                     config.coder.timeout, config.test.timeout)
-            runner.feedback.write_text(feedback, encoding="utf-8")
+        feedback = _write_feedback(entry, config, runner, last)
         values = entry_values(entry, runner.junit, number)
         env = entry_env(runner.session, entry, number, runner.feedback if feedback else None)
         context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage))
@@ -202,11 +202,23 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
         result.failed_tests = tests.failed_tests
         if tests.ok:
             result.status = "succeeded"
-            result.message = _success_message(last, config)
+            result.message = success_message(last, config.attempts, config.coder.timeout)
             return result
     assert last is not None
-    result.message = _failure_message(last, config)
+    result.message = failure_message(last, config.coder.timeout, config.test.timeout)
     return result
+
+
+def _write_feedback(entry: ComponentEntry, config: RunConfig, runner: Runner,
+                    last: Attempt | None) -> str:
+    """Write why the last attempt failed to the feedback file and return it ('' at first)."""
+    if last is None:
+        return ""
+    assert config.coder is not None and config.test is not None
+    feedback = feedback_text(f"{entry.context}.{entry.component}", last, config.coder.timeout,
+                             config.test.timeout)
+    runner.feedback.write_text(feedback, encoding="utf-8")
+    return feedback
 
 
 def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
@@ -247,33 +259,6 @@ def _cancelled(result: RunResult, number: int, during: str) -> RunResult:
     return result
 
 
-def _success_message(last: Attempt, config: RunConfig) -> str:
-    assert config.coder is not None
-    of = f" of {config.attempts}" if config.attempts > 1 else ""
-    message = f"tests passed on attempt {last.number}{of}: {_summary(last.tests)}"
-    if last.coder is not None and not last.coder.ok:
-        message += f" (though the {describe_command('coder', last.coder, config.coder.timeout)})"
-    return message
-
-
-def _failure_message(last: Attempt, config: RunConfig) -> str:
-    assert config.coder is not None and config.test is not None
-    plural = "s" if last.number != 1 else ""
-    message = (f"tests failed after {last.number} attempt{plural}: "
-               f"{describe_tests(last.tests, config.test.timeout)}")
-    if last.coder is not None and not last.coder.ok:
-        coder = describe_command("coder", last.coder, config.coder.timeout)
-        message = f"{coder} on attempt {last.number}; {message}"
-    return message
-
-
-def _summary(tests: TestOutcome) -> str:
-    counts = tests.counts()
-    parts = [f"{counts['passed']} passed"]
-    parts += [f"{counts[key]} {key}" for key in ("failed", "errors", "skipped") if counts[key]]
-    return ", ".join(parts)
-
-
 def _join(first: str, second: str) -> str:
     return f"{first}; {second}" if first else second
 
@@ -296,7 +281,7 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
             result.message = "cancelled during verify"
         elif tests.ok:
             result.status = "succeeded"
-            result.message = f"verify passed: {_summary(tests)}"
+            result.message = f"verify passed: {summarize(tests)}"
         else:
             result.message = f"verify failed: {describe_tests(tests, config.verify.timeout)}"
     except Exception as error:  # noqa: BLE001 - a crash must still become a failed result
