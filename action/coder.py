@@ -89,6 +89,14 @@ def collect_usage(step: CoderStep, outcome: CommandOutcome) -> tuple[Usage, list
     return read_usage_file(step.usage_path)
 
 
+def scratch_patterns(config: RunConfig) -> tuple[str, ...]:
+    """Return the patterns of files the coder's agent keeps in the checkout for itself."""
+    if config.coder is None or config.coder.agent is None:
+        return ()
+    # Optional on a preset: most agents keep their state outside the checkout.
+    return tuple(getattr(preset(config.coder.agent), "scratch_files", ()))
+
+
 def own_files(entry: ComponentEntry, with_design: bool = True) -> tuple[str, ...]:
     """Return the files the component may change, each once, in a stable order."""
     files = [entry.design] if with_design else []

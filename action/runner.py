@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from action import gitops
-from action.coder import AttemptContext, CoderCannotStart, CoderStep, collect_usage, prepare
+from action.coder import (
+    AttemptContext,
+    CoderCannotStart,
+    CoderStep,
+    collect_usage,
+    prepare,
+    scratch_patterns,
+)
 from action.commands import CommandOutcome, run_command, substitute_all
 from action.junit import parse_file
 from action.report import (
@@ -152,7 +159,8 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
         result.commit = start
         gitops.reset_branch(runner.workdir, entry.child_branch)
         result = _attempts(entry, config, runner, result)
-        if gitops.commit_all(runner.workdir, f"ccs: implement {label}"):
+        if gitops.commit_all(runner.workdir, f"ccs: implement {label}",
+                             leave_out=scratch_patterns(config)):
             runner.console.info(f"committed the changes to {entry.child_branch}")
         result.commit = gitops.head(runner.workdir)
         result.changed_files = gitops.changed_files(runner.workdir, start)

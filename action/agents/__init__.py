@@ -16,6 +16,8 @@ Interface (DESIGN §3a; other code calls exactly this):
   component may change) and ``read_files`` (its design, to read).
 - ``Invocation`` is ``argv``, ``stdin`` (text fed on standard input, or None) and
   ``env`` (variables added to the coder's environment).
+- Optionally a preset has ``scratch_files``: patterns of files its agent keeps in the
+  checkout for itself, which ccs never commits.
 
 A preset runs its CLI headless, lets it edit files and run the tests without asking,
 and never lets it commit. Adding an agent is one module with a ``PRESET`` and one line

@@ -22,6 +22,8 @@ class Aider:
     program: str = "aider"
     secret: str = "OPENAI_API_KEY"  # noqa: S105 - a variable name, not a value
     install: str = "python -m pip install aider-chat==0.86.2"
+    # Its repository map cache (.aider.tags.cache.v4/) has no option to live elsewhere.
+    scratch_files: tuple[str, ...] = (".aider*",)
 
     def invocation(self, run: AgentRun) -> Invocation:
         """Return `aider --message-file PROMPT` on the component's files, never committing."""

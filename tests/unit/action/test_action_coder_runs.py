@@ -245,3 +245,25 @@ print(json.dumps({{"type": "result", "subtype": "success", "total_cost_usd": 0.4
     assert second["argv"][-2:] == ["--max-budget-usd", "0.6"]
     assert DESIGN in first["prompt"] and "Why the previous attempt failed" in second["prompt"]
     assert "attempt 1/3: coder: claude (agent preset)" in said
+
+
+def test_an_agents_own_scratch_files_are_never_committed(checkout, tmp_path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # A stand-in for aider: edits the files it was given, keeps a cache in the checkout.
+    stub = bin_dir / "aider"
+    stub.write_text(f"#!{sys.executable}\n" """import pathlib, sys
+assert sys.argv[-2:] == ["src/hasher.py", "tests/test_hasher.py"], sys.argv
+pathlib.Path(sys.argv[-2]).write_text("VALUE = 2\\n")
+pathlib.Path(".aider.tags.cache.v4").mkdir()
+pathlib.Path(".aider.tags.cache.v4/cache.db").write_text("x")
+print("Tokens: 2.5k sent, 310 received. Cost: $0.01 message, $0.01 session.")
+""")
+    stub.chmod(0o755)
+    environ = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result, _ = run(checkout, {"agent": "aider"}, environ=environ)
+    assert result.status == "succeeded", result.message
+    assert result.changed_files == ["src/hasher.py"]
+    assert result.usage == {"cost_usd": 0.01, "input_tokens": 2500, "output_tokens": 310}
+    tree = git(checkout, "ls-tree", "-r", "--name-only", result.commit).split()
+    assert not [path for path in tree if path.startswith(".aider")]
