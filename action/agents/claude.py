@@ -15,7 +15,7 @@ from action.agents.base import (
 )
 
 # The tools an attempt needs: read and edit files, and run the test command in a shell.
-ALLOWED_TOOLS = "Bash,Read,Edit,MultiEdit,Write,Glob,Grep,LS"
+ALLOWED_TOOLS = "Bash,Read,Edit,Write,Glob,Grep"
 # ccs commits the work itself; an agent commit or push would bypass the scope guard.
 DISALLOWED_TOOLS = "Bash(git commit:*),Bash(git push:*)"
 

@@ -45,7 +45,7 @@ def test_claude_reads_the_prompt_on_stdin_and_gets_model_turns_and_the_remaining
     invocation = preset("claude").invocation(RUN)
     assert invocation.argv == (
         "claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits",
-        "--allowedTools", "Bash,Read,Edit,MultiEdit,Write,Glob,Grep,LS",
+        "--allowedTools", "Bash,Read,Edit,Write,Glob,Grep",
         "--disallowedTools", "Bash(git commit:*),Bash(git push:*)",
         "--model", "the-model", "--max-turns", "40", "--max-budget-usd", "1.5")
     assert invocation.stdin == PROMPT and invocation.env == {}
