@@ -94,7 +94,9 @@ class Runner:
                   env: Mapping[str, str]) -> CommandOutcome:
         """Run one attempt's prepared coder, keeping all of its stdout for usage()."""
         # The argv is used as built: a prompt in it must not have its braces substituted.
-        shown = [step.agent.program, "(agent preset)"] if step.agent else list(step.argv)
+        # The log shows it with a prompt passed as an argument abbreviated.
+        shown = [arg if len(arg) <= 200 and "\n" not in arg else f"<prompt, {len(arg)} chars>"
+                 for arg in step.argv]
         with step.stdout_path.open("wb") as stdout_copy:
             return self.run_argv(title, list(step.argv), timeout, {**env, **step.env},
                                  stdin=step.stdin, stdout_copy=stdout_copy, shown=shown)

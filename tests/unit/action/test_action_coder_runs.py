@@ -244,7 +244,8 @@ print(json.dumps({{"type": "result", "subtype": "success", "total_cost_usd": 0.4
     assert first["argv"][-6:] == ["--model", "m", "--max-turns", "7", "--max-budget-usd", "1"]
     assert second["argv"][-2:] == ["--max-budget-usd", "0.6"]
     assert DESIGN in first["prompt"] and "Why the previous attempt failed" in second["prompt"]
-    assert "attempt 1/3: coder: claude (agent preset)" in said
+    assert any(line.startswith("attempt 1/3: coder: claude -p --output-format json "
+                               "--permission-mode acceptEdits") for line in said)
 
 
 def test_an_agents_own_scratch_files_are_never_committed(checkout, tmp_path) -> None:
