@@ -268,3 +268,12 @@ print("Tokens: 2.5k sent, 310 received. Cost: $0.01 message, $0.01 session.")
     assert result.usage == {"cost_usd": 0.01, "input_tokens": 2500, "output_tokens": 310}
     tree = git(checkout, "ls-tree", "-r", "--name-only", result.commit).split()
     assert not [path for path in tree if path.startswith(".aider")]
+
+
+def test_a_program_the_system_cannot_execute_fails_at_once(checkout, tmp_path) -> None:
+    coder = tmp_path / "coder"
+    coder.write_text("just text, no shebang\n")
+    coder.chmod(0o755)
+    result, _ = run(checkout, {"command": [str(coder)]})
+    assert result.status == "failed" and result.attempts == 1
+    assert result.message.startswith(f"coder could not start {str(coder)!r}: ")
