@@ -140,8 +140,12 @@ def _prompt_values(entry: ComponentEntry, config: RunConfig, workdir: Path,
 
 
 def _design_text(workdir: Path, design: str) -> str:
+    path = (workdir / design).resolve()
+    # A symlink out of the checkout must not put some other file into the prompt.
+    if not path.is_relative_to(workdir.resolve()):
+        return f"[ccs: the design document {design} leads outside the checkout; not read]"
     try:
-        return (workdir / design).read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return f"[ccs: the design document {design} is not in the checkout]"
 

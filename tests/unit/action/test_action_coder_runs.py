@@ -277,3 +277,19 @@ def test_a_program_the_system_cannot_execute_fails_at_once(checkout, tmp_path) -
     result, _ = run(checkout, {"command": [str(coder)]})
     assert result.status == "failed" and result.attempts == 1
     assert result.message.startswith(f"coder could not start {str(coder)!r}: ")
+
+
+def test_the_prompt_never_reads_a_design_that_leads_outside_the_checkout(checkout,
+                                                                        tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=abc\n")
+    design = checkout / "docs" / "hasher.md"
+    design.unlink()
+    design.symlink_to(secret)
+    copy = tmp_path / "seen.md"
+    coder = script(tmp_path, f"pathlib.Path({str(copy)!r}).write_text("
+                             "pathlib.Path(os.environ['CCS_PROMPT']).read_text())\n")
+    run(checkout, {"command": [sys.executable, coder]}, attempts=1)
+    assert "TOKEN=abc" not in copy.read_text()
+    assert "[ccs: the design document docs/hasher.md leads outside the checkout" in (
+        copy.read_text())
