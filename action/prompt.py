@@ -49,6 +49,7 @@ ${design_text}
 ${allowed}
 - Change nothing else: no other source file, configuration, lock file or generated file.
   A change anywhere else makes the whole component fail.
+- The design is the specification: never rewrite it to fit your code.
 - Do not commit, stage, stash, branch or push. Leave your changes in the working tree;
   ccs commits them for you.
 
@@ -58,8 +59,8 @@ This is attempt ${attempt} of ${attempts}.
 BUILTIN_FEEDBACK_TEMPLATE = """
 ## Why the previous attempt failed
 
-Attempt ${attempt} continues from the files as the previous attempt left them. Its tests
-failed; this is what the test command reported. Fix the causes, not the symptoms:
+This attempt starts from the files as the previous one left them. The previous attempt's
+tests failed, and this is what ccs reported about them. Fix the causes, not the symptoms:
 
 <feedback>
 ${feedback}
