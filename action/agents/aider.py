@@ -31,21 +31,25 @@ class Aider:
         # Scripting docs: "--message-file MESSAGE_FILE, -f MESSAGE_FILE  Specify a file
         # containing the message to send GPT, process reply, then exit (disables chat mode)"
         argv = ["aider", "--message-file", run.prompt_path,
-                # "--yes  Always say yes to every confirmation" (`--yes-always` today)
+                # aider/args.py: "--yes-always  Always say yes to every confirmation"
                 "--yes-always",
-                # "--auto-commits, --no-auto-commits  Enable/disable auto commit of GPT
-                # changes (default: True)"; "--dirty-commits, --no-dirty-commits  Enable/
-                # disable commits when repo is found dirty": ccs commits, nobody else.
+                # "--auto-commits  Enable/disable auto commit of LLM changes (default:
+                # True)"; "--dirty-commits  Enable/disable commits when repo is found dirty
+                # (default: True)": ccs commits, nobody else.
                 "--no-auto-commits", "--no-dirty-commits",
-                # Aider would add `.aider*` to .gitignore and keep its histories in the
-                # checkout: files outside the component's own, so they go to scratch.
+                # "--gitignore  Enable/disable adding .aider* to .gitignore (default: True)";
+                # "--chat-history-file ... (default: .aider.chat.history.md)" in the git
+                # root: files outside the component's own, so the histories go to scratch.
                 "--no-gitignore",
                 "--chat-history-file", str(scratch / "aider.chat.history.md"),
                 "--input-history-file", str(scratch / "aider.input.history"),
+                # "--check-update  Check for new aider versions on launch"; "--pretty
+                # Enable/disable pretty, colorized output": a log, not a terminal.
                 "--no-check-update", "--no-pretty"]
         if run.model:
             argv += ["--model", run.model]
         for path in run.read_files:
+            # "--read FILE  specify a read-only file (can be used multiple times)"
             argv += ["--read", path]
         # aider edits only the files it is given; its own --test-cmd loop stays off so
         # that ccs's attempts remain the one loop. It takes no turn or spending cap.
