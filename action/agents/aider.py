@@ -45,7 +45,10 @@ class Aider:
                 "--input-history-file", str(scratch / "aider.input.history"),
                 # "--check-update  Check for new aider versions on launch"; "--pretty
                 # Enable/disable pretty, colorized output": a log, not a terminal.
-                "--no-check-update", "--no-pretty"]
+                "--no-check-update", "--no-pretty",
+                # With --yes-always, a model warning's "open the docs?" and the first run's
+                # analytics question would be answered yes; neither is ours to answer.
+                "--no-show-model-warnings", "--no-analytics"]
         if run.model:
             argv += ["--model", run.model]
         for path in run.read_files:

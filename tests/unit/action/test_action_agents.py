@@ -91,7 +91,8 @@ def test_aider_gets_the_prompt_file_its_files_and_never_commits() -> None:
         "--no-dirty-commits", "--no-gitignore",
         "--chat-history-file", "/tmp/ccs-run-1/aider.chat.history.md",
         "--input-history-file", "/tmp/ccs-run-1/aider.input.history",
-        "--no-check-update", "--no-pretty", "--model", "the-model",
+        "--no-check-update", "--no-pretty", "--no-show-model-warnings", "--no-analytics",
+        "--model", "the-model",
         "--read", "docs/hasher.md", "src/accounts/hashing.py", "tests/test_h.py")
     assert invocation.stdin is None
 
