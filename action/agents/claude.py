@@ -17,7 +17,7 @@ from action.agents.base import (
 # The tools an attempt needs: read and edit files, and run the test command in a shell.
 ALLOWED_TOOLS = "Bash,Read,Edit,Write,Glob,Grep"
 # ccs commits the work itself; an agent commit or push would bypass the scope guard.
-DISALLOWED_TOOLS = "Bash(git commit:*),Bash(git push:*)"
+DISALLOWED_TOOLS = "Bash(git commit *),Bash(git push *)"
 
 
 @dataclass(frozen=True)
@@ -27,37 +27,38 @@ class Claude:
     name: str = "claude"
     program: str = "claude"
     secret: str = "ANTHROPIC_API_KEY"  # noqa: S105 - a variable name, not a value
-    install: str = "npm install -g @anthropic-ai/claude-code@2.1.197"
+    install: str = "npm install -g @anthropic-ai/claude-code@2.1.332"
 
     def invocation(self, run: AgentRun) -> Invocation:
         """Return `claude -p` with the prompt on stdin and edits allowed."""
-        # Headless docs: "Use the --print (or -p) flag to run in non-interactive mode and
-        # print the final result". agents.md (2.1.197): "`-p` with the prompt on stdin
-        # (stdin that is not a TTY is read to its end)" -- stdin keeps the prompt clear
-        # of --allowedTools, which takes several values and would swallow it.
+        # `claude --help` (2.1.332): "-p, --print  Print response and exit (useful for
+        # pipes)". agents.md: "`-p` with the prompt on stdin (stdin that is not a TTY is
+        # read to its end)" -- stdin keeps the prompt clear of --allowedTools, which
+        # takes several values and would swallow a prompt placed after it.
         argv = ["claude", "-p",
-                # "--output-format | Specify output format (text, json, stream-json)":
-                # json prints one result object with total_cost_usd and usage.
+                # "--output-format <format>  Output format (only works with --print):
+                # "text" (default), "json" (single result), or "stream-json""
                 "--output-format", "json",
-                # "Accept edits | --permission-mode acceptEdits | Auto-accept file changes";
-                # bypassPermissions is refused as root, as CI runs it.
+                # "--permission-mode <mode>  Permission mode to use for the session
+                # (choices: "acceptEdits", ...)": edits without asking. bypassPermissions
+                # is refused when run as root, as CI runs it.
                 "--permission-mode", "acceptEdits",
-                # "--allowedTools | ... String with comma-separated list of allowed
-                # tools ... claude --allowedTools "Bash(npm install),mcp__filesystem""
+                # "--allowedTools <tools...>  Comma or space-separated list of tool names
+                # to allow (e.g. "Bash(git *) Edit")": Bash runs the test command.
                 "--allowedTools", ALLOWED_TOOLS,
-                # "claude --disallowedTools "Bash(git commit),mcp__github""
+                # "--disallowedTools <tools...>  Comma or space-separated list of tool
+                # names to deny"
                 "--disallowedTools", DISALLOWED_TOOLS]
         if run.model:
-            # agents.md, flags seen on 2.1.197: "`--model`, `--max-turns` (accepted, not in
-            # `--help`), `--max-budget-usd`".
+            # "--model <model>  Model for the current session."
             argv += ["--model", run.model]
         if run.max_turns is not None:
-            # "Claude Code offers the same limit as --max-turns in print mode, unlimited by
-            # default, and it pairs well with a spend cap like --max-budget-usd."
+            # agents.md: "`--max-turns` (accepted, not in `--help`)"; the docs: "Claude
+            # Code offers the same limit as --max-turns in print mode, unlimited by default"
             argv += ["--max-turns", str(run.max_turns)]
         if run.budget_usd is not None:
-            # Over the cap the result's subtype is `error_max_budget_usd` (agents.md); the
-            # cap is what is left of the component's budget_usd.
+            # "--max-budget-usd <amount>  Maximum dollar amount to spend on API calls (only
+            # works with --print)": what is left of the component's budget_usd.
             argv += ["--max-budget-usd", cap_text(run.budget_usd)]
         return Invocation(tuple(argv), stdin=run.prompt_text)
 

@@ -18,21 +18,23 @@ class Codex:
 
     def invocation(self, run: AgentRun) -> Invocation:
         """Return `codex exec` in a workspace-write sandbox, the prompt on stdin."""
-        # Non-interactive docs: "You invoke it with codex exec"; `--json` prints JSON
-        # lines (thread.started, turn.*, item.*), turn.completed carrying the usage.
+        # `codex exec --help` (0.171.0): "Run Codex non-interactively"; "--json  Print
+        # events to stdout as JSONL" (thread.started, turn.*, item.*; turn.completed
+        # carries the usage).
         argv = ["codex", "exec", "--json",
                 # Non-interactive docs: "Allow edits: codex exec --sandbox workspace-write
                 # "<task>"" (the default sandbox is read-only); agents.md: `--full-auto` is
                 # rejected by 0.171 ("unexpected argument '--full-auto' found").
                 "-s", "workspace-write",
-                # The checkout is a git repository, but codex's own repository check
-                # must never be what stops an unattended run.
+                # "--skip-git-repo-check  Allow running Codex outside a Git repository":
+                # the checkout is one, but that check must never stop an unattended run.
                 "--skip-git-repo-check"]
         if run.model:
-            # agents.md, 0.171 flags: "`-m/--model`, `-C/--cd`, `--skip-git-repo-check`"
+            # "-m, --model <MODEL>  Model the agent should use"
             argv += ["-m", run.model]
         # codex takes no turn or spending cap; ccs's attempts and budget_usd bound it.
-        # agents.md: "`codex exec [OPTIONS] [PROMPT]`; no prompt or `-` reads stdin".
+        # "[PROMPT]  Initial instructions for the agent. If not provided as an argument (or
+        # if `-` is used), instructions are read from stdin."
         argv.append("-")
         return Invocation(tuple(argv), stdin=run.prompt_text)
 

@@ -29,20 +29,22 @@ class Gemini:
             # Appended to input on stdin (if any)."
             stdin, prompt = run.prompt_text, STDIN_DIRECTIVE
         argv = ["gemini", "-p", prompt,
-                # Headless docs: "JSON output: Returns a single JSON object containing the
-                # response and usage statistics ... stats: Token usage".
+                # `gemini --help` (0.61.0): "-o, --output-format  The format of the CLI
+                # output. [choices: "text", "json", "stream-json"]"; headless docs: json
+                # "Returns a single JSON object containing the response and usage
+                # statistics".
                 "--output-format", "json",
-                # Concepts docs: "Auto-edit: File modifications are applied automatically,
-                # but shell commands still require confirmation" -- nobody can confirm
-                # here, and the agent must run the tests, so: "YOLO ... runs all tools
-                # without asking for permission". (`--yolo` plus `--approval-mode` is an
-                # error, so only the latter is given.)
+                # "--approval-mode  Set the approval mode: default (prompt for approval),
+                # auto_edit (auto-approve edit tools), yolo (auto-approve all tools)".
+                # auto_edit would leave the shell -- the test command -- waiting for a
+                # confirmation nobody gives ("shell commands still require confirmation",
+                # concepts docs), so yolo. `--yolo` with `--approval-mode` is an error.
                 "--approval-mode", "yolo",
                 # "--skip-trust  Trust the current workspace for this session." Without it
                 # an untrusted folder overrides the approval mode back to "default".
                 "--skip-trust"]
         if run.model:
-            # "-m, --model  Model"
+            # "-m, --model  Model  [string]"
             argv += ["-m", run.model]
         # gemini takes no turn or spending cap on its command line.
         return Invocation(tuple(argv), stdin=stdin)

@@ -11,7 +11,12 @@ from action.agents.base import AgentRun, Invocation, count, dollars, json_values
 
 @dataclass(frozen=True)
 class OpenHands:
-    """The `openhands` CLI (PyPI openhands)."""
+    """The `openhands` CLI (PyPI openhands); it needs LLM_API_KEY and LLM_MODEL set.
+
+    Without settings of its own (a CI runner has none) headless openhands exits 0 having
+    done nothing ("Headless mode requires existing settings"), so it always takes its LLM
+    from the environment; `coder.model` sets LLM_MODEL.
+    """
 
     name: str = "openhands"
     program: str = "openhands"
@@ -23,10 +28,12 @@ class OpenHands:
         # Headless docs: "openhands --headless -f task.txt" ("Load task from a file");
         # "Headless mode always runs in always-approve mode."
         argv = ["openhands", "--headless", "-f", run.prompt_path,
-                # "The --json flag enables structured JSONL (JSON Lines) output"
+                # `openhands --help` (1.16.0): "--json  Enable JSON output mode for
+                # headless operation. Streams JSONL event outputs to terminal."
                 "--json",
-                # agents.md: "it ignores `LLM_*` variables unless --override-with-envs is
-                # given" -- and LLM_API_KEY is how a job hands it its key.
+                # "--override-with-envs  Override LLM settings with environment variables
+                # (LLM_API_KEY, LLM_BASE_URL, LLM_MODEL). By default, environment
+                # variables are ignored."
                 "--override-with-envs"]
         env = {"LLM_MODEL": run.model} if run.model else {}
         # openhands takes no turn or spending cap on its command line.

@@ -46,7 +46,7 @@ def test_claude_reads_the_prompt_on_stdin_and_gets_model_turns_and_the_remaining
     assert invocation.argv == (
         "claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits",
         "--allowedTools", "Bash,Read,Edit,Write,Glob,Grep",
-        "--disallowedTools", "Bash(git commit:*),Bash(git push:*)",
+        "--disallowedTools", "Bash(git commit *),Bash(git push *)",
         "--model", "the-model", "--max-turns", "40", "--max-budget-usd", "1.5")
     assert invocation.stdin == PROMPT and invocation.env == {}
     # Refused when run as root, as CI does.
@@ -57,7 +57,7 @@ def test_claude_reads_the_prompt_on_stdin_and_gets_model_turns_and_the_remaining
 def test_claude_without_options_passes_no_limits_and_rounds_a_cap_down() -> None:
     bare = AgentRun(PROMPT, "/tmp/p.md", "/tmp/c")
     assert preset("claude").invocation(bare).argv[-2:] == (
-        "--disallowedTools", "Bash(git commit:*),Bash(git push:*)")
+        "--disallowedTools", "Bash(git commit *),Bash(git push *)")
     capped = AgentRun(PROMPT, "/tmp/p.md", "/tmp/c", budget_usd=0.123456)
     assert preset("claude").invocation(capped).argv[-2:] == ("--max-budget-usd", "0.1234")
 
