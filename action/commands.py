@@ -93,7 +93,11 @@ class _TailReader(threading.Thread):
     def run(self) -> None:
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
             if self.copy is not None:
-                self.copy.write(chunk)
+                try:
+                    self.copy.write(chunk)
+                except (OSError, ValueError):
+                    # Closed under a grandchild that kept the pipe open past the end.
+                    self.copy = None
             self.buffer += chunk
             if len(self.buffer) > self.cap:
                 del self.buffer[: len(self.buffer) - self.cap]
