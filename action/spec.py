@@ -127,7 +127,8 @@ def _coder(body: dict) -> CoderConfig | None:
     if not isinstance(value, dict):
         raise InputError("config: 'coder' must be an object {command | agent, timeout, ...} "
                          "or null")
-    if ("command" in value) == ("agent" in value):
+    # A key given as null counts as absent: serialisers write every field.
+    if (value.get("command") is None) == (value.get("agent") is None):
         raise InputError("config: coder needs exactly one of 'command' (an argv list) and "
                          f"'agent' (one of {', '.join(sorted(PRESETS))})")
     agent = value.get("agent")

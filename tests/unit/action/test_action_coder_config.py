@@ -31,6 +31,13 @@ def test_an_agent_coder_carries_every_section_3a_field() -> None:
                                  budget_usd=2.0, env=("ANTHROPIC_API_KEY",))
 
 
+def test_null_fields_count_as_absent() -> None:
+    parsed = coder(command=None, agent="codex", model=None, prompt=None, max_turns=None,
+                   budget_usd=None, env=None)
+    assert parsed == CoderConfig((), 600.0, agent="codex")
+    assert coder(command=["x"], agent=None).argv == ("x",)
+
+
 def test_a_command_coder_may_have_a_prompt_and_a_budget() -> None:
     parsed = coder(command=["tools/coder"], prompt="p.md", budget_usd=0.5)
     assert parsed.prompt == "p.md" and parsed.budget_usd == 0.5
