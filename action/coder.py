@@ -82,11 +82,18 @@ def prepare(entry: ComponentEntry, config: RunConfig, workdir: Path, attempt: At
 
 def collect_usage(step: CoderStep, outcome: CommandOutcome) -> tuple[Usage, list[str]]:
     """Return what the attempt spent: the agent's own report, else the CCS_USAGE file."""
+    notes: list[str] = []
     if step.agent is not None and not outcome.not_started:
-        reported = step.agent.usage(_read_capped(step.stdout_path) or outcome.stdout)
+        try:
+            reported = step.agent.usage(_read_capped(step.stdout_path) or outcome.stdout)
+        except Exception as error:  # noqa: BLE001 - a parser bug must not fail the component
+            reported = {}
+            notes.append(f"the {step.agent.name} preset could not read its agent's usage: "
+                         f"{type(error).__name__}: {error}")
         if reported:
             write_usage_file(step.usage_path, reported)
-    return read_usage_file(step.usage_path)
+    usage, file_notes = read_usage_file(step.usage_path)
+    return usage, notes + file_notes
 
 
 def scratch_patterns(config: RunConfig) -> tuple[str, ...]:

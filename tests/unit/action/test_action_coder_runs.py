@@ -6,10 +6,12 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from action.agents import PRESETS, AgentRun, Invocation
 from action.report import RunResult
 from action.runner import Console, Runner, run_component
 from action.spec import parse_component_entry, parse_config
@@ -293,3 +295,37 @@ def test_the_prompt_never_reads_a_design_that_leads_outside_the_checkout(checkou
     assert "TOKEN=abc" not in copy.read_text()
     assert "[ccs: the design document docs/hasher.md leads outside the checkout" in (
         copy.read_text())
+
+
+def test_a_template_that_a_symlink_leads_outside_the_checkout_is_refused(checkout,
+                                                                         tmp_path) -> None:
+    outside = tmp_path / "outside.md"
+    outside.write_text("Do ${component}\n")
+    (checkout / "prompt.md").symlink_to(outside)
+    coder = script(tmp_path, "raise SystemExit('must not run')\n")
+    result, _ = run(checkout, {"command": [sys.executable, coder], "prompt": "prompt.md"})
+    assert result.status == "failed" and result.attempts == 1
+    assert result.message == "coder.prompt 'prompt.md' leads outside the checkout"
+
+
+def test_a_preset_whose_parser_breaks_costs_a_warning_not_the_component(checkout, tmp_path,
+                                                                        monkeypatch) -> None:
+    @dataclass(frozen=True)
+    class Broken:
+        name: str = "broken"
+        program: str = sys.executable
+        secret: str = "NONE"
+        install: str = "nothing"
+
+        def invocation(self, run: AgentRun) -> Invocation:
+            return Invocation((sys.executable, "-c", "import pathlib; pathlib.Path("
+                               "'src/hasher.py').write_text('VALUE = 2\\n')"))
+
+        def usage(self, stdout: str) -> dict[str, float | int]:
+            raise KeyError("total_cost_usd")
+
+    monkeypatch.setitem(PRESETS, "broken", Broken())
+    result, said = run(checkout, {"agent": "broken"})
+    assert result.status == "succeeded" and result.usage == {}
+    assert ("warning: CCS_USAGE: the broken preset could not read its agent's usage: "
+            "KeyError: 'total_cost_usd'") in said
