@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-PLACEHOLDERS = ("context", "component", "design", "implementation", "test", "junit", "attempt")
+PLACEHOLDERS = ("context", "component", "design", "implementation", "test", "junit", "attempt",
+                "prompt")
 OUTPUT_CAP = 256 * 1024
 KILL_GRACE = 2.0
 _POLL = 0.05
@@ -62,6 +63,11 @@ class CommandOutcome:
         """Return True when the command exited 0 on its own."""
         return self.exit_code == 0 and not self.timed_out and not self.cancelled
 
+    @property
+    def not_started(self) -> bool:
+        """Return True when the program could not be started at all (`error` says why)."""
+        return self.error is not None
+
     def describe(self, timeout: float) -> str:
         """Return a short reason such as 'timed out after 30 s' or 'exited with code 2'."""
         if self.error:
@@ -76,15 +82,22 @@ class CommandOutcome:
 
 
 class _TailReader(threading.Thread):
-    """Read a pipe to its end, keeping only the last `cap` bytes and echoing if asked."""
+    """Read a pipe to its end, keeping the last `cap` bytes, echoing and copying if asked."""
 
-    def __init__(self, pipe: BinaryIO, cap: int, echo: BinaryIO | None) -> None:
+    def __init__(self, pipe: BinaryIO, cap: int, echo: BinaryIO | None,
+                 copy: BinaryIO | None = None) -> None:
         super().__init__(daemon=True)
-        self.pipe, self.cap, self.echo = pipe, cap, echo
+        self.pipe, self.cap, self.echo, self.copy = pipe, cap, echo, copy
         self.buffer = bytearray()
 
     def run(self) -> None:
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            if self.copy is not None:
+                try:
+                    self.copy.write(chunk)
+                except (OSError, ValueError):
+                    # Closed under a grandchild that kept the pipe open past the end.
+                    self.copy = None
             self.buffer += chunk
             if len(self.buffer) > self.cap:
                 del self.buffer[: len(self.buffer) - self.cap]
@@ -135,20 +148,31 @@ def run_command(
     echo: BinaryIO | None = None,
     cap: int = OUTPUT_CAP,
     grace: float = KILL_GRACE,
+    stdin: str | None = None,
+    stdout_copy: BinaryIO | None = None,
 ) -> CommandOutcome:
-    """Run `argv` (never through a shell) in a new process group and wait at most `timeout` s."""
+    """Run `argv` (never through a shell) in a new process group and wait at most `timeout` s.
+
+    `stdin` is fed to the command as text (else it reads nothing); `stdout_copy` gets
+    all of its standard output, which the outcome keeps only the tail of.
+    """
     started = time.monotonic()
     try:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+            argv, cwd=cwd, env=dict(env),
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
     except OSError as error:
         return CommandOutcome(tuple(argv), None, False, False, 0.0, "", "",
                               error=f"could not start {argv[0]!r}: {error.strerror or error}")
-    readers = [_TailReader(process.stdout, cap, echo), _TailReader(process.stderr, cap, echo)]
+    readers = [_TailReader(process.stdout, cap, echo, stdout_copy),
+               _TailReader(process.stderr, cap, echo)]
     for reader in readers:
         reader.start()
+    if stdin is not None:
+        # A writer thread, so that a command which reads slowly or never cannot block us.
+        threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True).start()
     timed_out = cancelled = False
     deadline = started + timeout
     while process.poll() is None:
@@ -177,6 +201,15 @@ def run_command(
         stdout=readers[0].text(),
         stderr=readers[1].text(),
     )
+
+
+def _feed(pipe: BinaryIO, text: str) -> None:
+    """Write `text` to a child's stdin and close it; a child that quit early is fine."""
+    try:
+        pipe.write(text.encode("utf-8"))
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def tail(text: str, limit: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 FALLBACK_IDENTITY = ("ccs", "ccs@localhost")
@@ -53,9 +53,12 @@ def _identity_args(cwd: Path | str) -> list[str]:
         return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
 
 
-def commit_all(cwd: Path | str, message: str) -> bool:
-    """Stage every change (deletions too) and commit it; return False when nothing changed."""
-    git(cwd, "add", "-A")
+def commit_all(cwd: Path | str, message: str, leave_out: Sequence[str] = ()) -> bool:
+    """Stage every change (deletions too) and commit it; return False when nothing changed.
+
+    Paths matching a `leave_out` pattern (an agent's own scratch files) stay untracked.
+    """
+    git(cwd, "add", "-A", "--", ".", *(f":(exclude){pattern}" for pattern in leave_out))
     if not git(cwd, "status", "--porcelain", "--untracked-files=no").strip():
         return False
     # Hooks and signing belong to the user's own commits; a job commit must not stop on them.

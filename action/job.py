@@ -29,6 +29,7 @@ from action.spec import (
     parse_config,
     parse_verify_entry,
 )
+from action.usage import describe_usage, spent_anything
 
 CHECKOUT_DIR = "ccs-checkout"
 EXIT_UNDELIVERED = 1
@@ -191,6 +192,8 @@ def summary_markdown(result: RunResult) -> str:
              f"| {result.attempts} | {tests['passed']} | {tests['failed']} | "
              f"{tests['errors']} | {tests['skipped']} | `{(result.commit or '-')[:12]}` |",
              "", cell(result.message)]
+    if spent_anything(result.usage):
+        lines += ["", f"Usage: {cell(describe_usage(result.usage))}"]
     if result.failed_tests:
         lines += ["", "Failing tests:", ""]
         lines += [f"- `{cell(t.classname + '::' + t.name)}` — {cell(t.message[:200])}"

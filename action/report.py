@@ -7,6 +7,7 @@ from typing import Any
 
 from action.commands import CommandOutcome, tail
 from action.junit import FailedTest, TestReport
+from action.usage import spent_anything
 
 FEEDBACK_OUTPUT_CHARS = 60_000
 FEEDBACK_STDERR_CHARS = 8_000
@@ -69,13 +70,16 @@ class RunResult:
     component: str = ""
     failed_tests: tuple[FailedTest, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, float | int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the DESIGN §6 result body."""
-        return {"status": self.status, "commit": self.commit, "branch": self.branch,
+        """Return the DESIGN §6 result body (`usage` only when anything was spent)."""
+        body = {"status": self.status, "commit": self.commit, "branch": self.branch,
                 "attempts": self.attempts, "tests": dict(self.tests),
-                "changed_files": list(self.changed_files), "message": self.message,
-                **self.extra}
+                "changed_files": list(self.changed_files), "message": self.message}
+        if spent_anything(self.usage):
+            body["usage"] = dict(self.usage)
+        return {**body, **self.extra}
 
 
 def empty_counts() -> dict[str, int]:
@@ -114,6 +118,34 @@ def describe_tests(tests: TestOutcome, timeout: float) -> str:
     if tests.passed == 0:
         return "no tests ran"
     return f"test command {tests.command.describe(timeout)} ({tests.passed} passed)"
+
+
+def summarize(tests: TestOutcome) -> str:
+    """Return e.g. '5 passed, 1 skipped'."""
+    counts = tests.counts()
+    parts = [f"{counts['passed']} passed"]
+    parts += [f"{counts[key]} {key}" for key in ("failed", "errors", "skipped") if counts[key]]
+    return ", ".join(parts)
+
+
+def success_message(last: Attempt, attempts: int, coder_timeout: float) -> str:
+    """Return e.g. 'tests passed on attempt 2 of 3: 5 passed'."""
+    of = f" of {attempts}" if attempts > 1 else ""
+    message = f"tests passed on attempt {last.number}{of}: {summarize(last.tests)}"
+    if last.coder is not None and not last.coder.ok:
+        message += f" (though the {describe_command('coder', last.coder, coder_timeout)})"
+    return message
+
+
+def failure_message(last: Attempt, coder_timeout: float, test_timeout: float) -> str:
+    """Return e.g. 'coder exited with code 3 on attempt 2; tests failed after 2 attempts: …'."""
+    plural = "s" if last.number != 1 else ""
+    message = (f"tests failed after {last.number} attempt{plural}: "
+               f"{describe_tests(last.tests, test_timeout)}")
+    if last.coder is not None and not last.coder.ok:
+        coder = describe_command("coder", last.coder, coder_timeout)
+        message = f"{coder} on attempt {last.number}; {message}"
+    return message
 
 
 def feedback_text(entry_label: str, attempt: Attempt, coder_timeout: float,

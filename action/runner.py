@@ -13,6 +13,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from action import gitops
+from action.coder import (
+    AttemptContext,
+    CoderCannotStart,
+    CoderStep,
+    collect_usage,
+    prepare,
+    scratch_patterns,
+)
 from action.commands import CommandOutcome, run_command, substitute_all
 from action.junit import parse_file
 from action.report import (
@@ -22,10 +30,14 @@ from action.report import (
     describe_command,
     describe_tests,
     empty_counts,
+    failure_message,
     feedback_text,
     judge_tests,
+    success_message,
+    summarize,
 )
 from action.spec import CommandConfig, ComponentEntry, InputError, RunConfig, VerifyEntry
+from action.usage import add_usage, budget_message, cost_of
 
 # Never hand the job's own credentials to repository code: with the OIDC request token a
 # coder could sign a result for any child of the same run.
@@ -76,18 +88,35 @@ class Runner:
     def run(self, title: str, spec: CommandConfig, values: Mapping[str, str],
             env: Mapping[str, str]) -> CommandOutcome:
         """Run one configured command with placeholders and env filled in."""
-        argv = substitute_all(list(spec.argv), values)
+        return self.run_argv(title, substitute_all(list(spec.argv), values), spec.timeout, env)
+
+    def run_coder(self, title: str, step: CoderStep, timeout: float,
+                  env: Mapping[str, str]) -> CommandOutcome:
+        """Run one attempt's prepared coder, keeping all of its stdout for usage()."""
+        # The argv is used as built: a prompt in it must not have its braces substituted.
+        # The log shows it with a prompt passed as an argument abbreviated.
+        shown = [arg if len(arg) <= 200 and "\n" not in arg else f"<prompt, {len(arg)} chars>"
+                 for arg in step.argv]
+        with step.stdout_path.open("wb") as stdout_copy:
+            return self.run_argv(title, list(step.argv), timeout, {**env, **step.env},
+                                 stdin=step.stdin, stdout_copy=stdout_copy, shown=shown)
+
+    def run_argv(self, title: str, argv: list[str], timeout: float, env: Mapping[str, str],
+                 *, stdin: str | None = None, stdout_copy: BinaryIO | None = None,
+                 shown: list[str] | None = None) -> CommandOutcome:
+        """Run `argv` in the checkout with the runner's environment plus `env`."""
         full_env = {k: v for k, v in self.environ.items() if k not in SECRET_ENV}
         # Bytecode caches would show up as changes outside the component's own files.
         full_env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         full_env.update(env)
-        self.console.start(f"{title}: {' '.join(argv)}")
+        self.console.start(f"{title}: {' '.join(shown or argv)}")
         try:
-            outcome = run_command(argv, cwd=str(self.workdir), env=full_env,
-                                  timeout=spec.timeout, cancel=self.cancel, echo=self.echo)
+            outcome = run_command(argv, cwd=str(self.workdir), env=full_env, timeout=timeout,
+                                  cancel=self.cancel, echo=self.echo, stdin=stdin,
+                                  stdout_copy=stdout_copy)
         finally:
             self.console.end()
-        self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(spec.timeout)}"
+        self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(timeout)}"
                           f" ({outcome.duration:.1f} s)")
         return outcome
 
@@ -132,7 +161,8 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
         result.commit = start
         gitops.reset_branch(runner.workdir, entry.child_branch)
         result = _attempts(entry, config, runner, result)
-        if gitops.commit_all(runner.workdir, f"ccs: implement {label}"):
+        if gitops.commit_all(runner.workdir, f"ccs: implement {label}",
+                             leave_out=scratch_patterns(config)):
             runner.console.info(f"committed the changes to {entry.child_branch}")
         result.commit = gitops.head(runner.workdir)
         result.changed_files = gitops.changed_files(runner.workdir, start)
@@ -158,16 +188,19 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
             return result
     last: Attempt | None = None
     for number in range(1, config.attempts + 1):
-        feedback = None
-        if last is not None:
-            runner.feedback.write_text(feedback_text(
-                f"{entry.context}.{entry.component}", last, config.coder.timeout,
-                config.test.timeout), encoding="utf-8")
-            feedback = runner.feedback
+        if last is not None and _budget_reached(config, result):
+            spent = budget_message(cost_of(result.usage), config.coder.budget_usd, last.number)
+            result.message = _join(spent, failure_message(last, config.coder.timeout,
+                                                          config.test.timeout))
+            return result
+        feedback = _write_feedback(entry, config, runner, last)
         values = entry_values(entry, runner.junit, number)
-        env = entry_env(runner.session, entry, number, feedback)
-        coder = runner.run(f"attempt {number}/{config.attempts}: coder", config.coder,
-                           values, env)
+        env = entry_env(runner.session, entry, number, runner.feedback if feedback else None)
+        context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage))
+        try:
+            coder = _run_coder(entry, config, runner, context, values, env, result)
+        except CoderCannotStart as error:
+            return _cannot_start(result, number, str(error))
         if runner.cancel.is_set():
             return _cancelled(result, number, "coder")
         tests = runner.run_tests(config.test, values, env,
@@ -179,10 +212,54 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
         result.failed_tests = tests.failed_tests
         if tests.ok:
             result.status = "succeeded"
-            result.message = _success_message(last, config)
+            result.message = success_message(last, config.attempts, config.coder.timeout)
             return result
     assert last is not None
-    result.message = _failure_message(last, config)
+    result.message = failure_message(last, config.coder.timeout, config.test.timeout)
+    return result
+
+
+def _write_feedback(entry: ComponentEntry, config: RunConfig, runner: Runner,
+                    last: Attempt | None) -> str:
+    """Write why the last attempt failed to the feedback file and return it ('' at first)."""
+    if last is None:
+        return ""
+    assert config.coder is not None and config.test is not None
+    feedback = feedback_text(f"{entry.context}.{entry.component}", last, config.coder.timeout,
+                             config.test.timeout)
+    runner.feedback.write_text(feedback, encoding="utf-8")
+    return feedback
+
+
+def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
+               context: AttemptContext, values: dict[str, str], env: dict[str, str],
+               result: RunResult) -> CommandOutcome:
+    """Prepare and run one attempt's coder and add what it spent to `result.usage`."""
+    assert config.coder is not None
+    step = prepare(entry, config, runner.workdir, context, values, runner.environ)
+    for warning in step.warnings:
+        runner.console.info(f"warning: {warning}")
+    coder = runner.run_coder(f"attempt {context.number}/{config.attempts}: coder", step,
+                             config.coder.timeout, env)
+    if coder.not_started:
+        raise CoderCannotStart(f"coder {coder.error}")
+    spent, notes = collect_usage(step, coder)
+    for note in notes:
+        runner.console.info(f"warning: CCS_USAGE: {note}")
+    result.usage = add_usage(result.usage, spent)
+    return coder
+
+
+def _budget_reached(config: RunConfig, result: RunResult) -> bool:
+    """Return True when the component has spent all of coder.budget_usd."""
+    assert config.coder is not None
+    budget = config.coder.budget_usd
+    return budget is not None and cost_of(result.usage) >= budget
+
+
+def _cannot_start(result: RunResult, number: int, message: str) -> RunResult:
+    # Running the tests would only judge the untouched checkout; stop here instead.
+    result.status, result.attempts, result.message = "failed", number, message
     return result
 
 
@@ -190,33 +267,6 @@ def _cancelled(result: RunResult, number: int, during: str) -> RunResult:
     result.status, result.attempts = "failed", number
     result.message = f"cancelled during attempt {number} ({during})"
     return result
-
-
-def _success_message(last: Attempt, config: RunConfig) -> str:
-    assert config.coder is not None
-    of = f" of {config.attempts}" if config.attempts > 1 else ""
-    message = f"tests passed on attempt {last.number}{of}: {_summary(last.tests)}"
-    if last.coder is not None and not last.coder.ok:
-        message += f" (though the {describe_command('coder', last.coder, config.coder.timeout)})"
-    return message
-
-
-def _failure_message(last: Attempt, config: RunConfig) -> str:
-    assert config.coder is not None and config.test is not None
-    plural = "s" if last.number != 1 else ""
-    message = (f"tests failed after {last.number} attempt{plural}: "
-               f"{describe_tests(last.tests, config.test.timeout)}")
-    if last.coder is not None and not last.coder.ok:
-        coder = describe_command("coder", last.coder, config.coder.timeout)
-        message = f"{coder} on attempt {last.number}; {message}"
-    return message
-
-
-def _summary(tests: TestOutcome) -> str:
-    counts = tests.counts()
-    parts = [f"{counts['passed']} passed"]
-    parts += [f"{counts[key]} {key}" for key in ("failed", "errors", "skipped") if counts[key]]
-    return ", ".join(parts)
 
 
 def _join(first: str, second: str) -> str:
@@ -241,7 +291,7 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
             result.message = "cancelled during verify"
         elif tests.ok:
             result.status = "succeeded"
-            result.message = f"verify passed: {_summary(tests)}"
+            result.message = f"verify passed: {summarize(tests)}"
         else:
             result.message = f"verify failed: {describe_tests(tests, config.verify.timeout)}"
     except Exception as error:  # noqa: BLE001 - a crash must still become a failed result

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from action.agents import PRESETS
 
 ENTRY_FILES = ("design", "implementation", "test")
 MAX_ATTEMPTS = 20
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys only an agent coder can use; a command coder passes such things in its own argv.
+_AGENT_ONLY = ("model", "max_turns")
 
 
 class InputError(ValueError):
@@ -24,11 +31,23 @@ class CommandConfig:
 
 
 @dataclass(frozen=True)
+class CoderConfig(CommandConfig):
+    """The coder: a command (`argv`) or an agent preset (`agent`, empty `argv`), DESIGN §3a."""
+
+    agent: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    max_turns: int | None = None
+    budget_usd: float | None = None
+    env: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """The `config` input shared by every matrix entry."""
 
     setup: CommandConfig | None
-    coder: CommandConfig | None
+    coder: CoderConfig | None
     test: CommandConfig | None
     verify: CommandConfig | None
     attempts: int
@@ -46,6 +65,7 @@ class ComponentEntry:
     implementation: str
     test: str
     allow: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,14 +102,95 @@ def _command(body: dict, key: str) -> CommandConfig | None:
         return None
     if not isinstance(value, dict):
         raise InputError(f"config: {key!r} must be an object {{command, timeout}} or null")
+    return CommandConfig(_argv(value, key), _timeout(value, key))
+
+
+def _argv(value: dict, key: str) -> tuple[str, ...]:
     argv = value.get("command")
     if (not isinstance(argv, list) or not argv
             or not all(isinstance(arg, str) for arg in argv)):
         raise InputError(f"config: {key}.command must be a non-empty list of strings")
+    return tuple(argv)
+
+
+def _timeout(value: dict, key: str) -> float:
     timeout = value.get("timeout", 600)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise InputError(f"config: {key}.timeout must be a positive number of seconds")
-    return CommandConfig(tuple(argv), float(timeout))
+    return float(timeout)
+
+
+def _coder(body: dict) -> CoderConfig | None:
+    value = body.get("coder")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError("config: 'coder' must be an object {command | agent, timeout, ...} "
+                         "or null")
+    # A key given as null counts as absent: serialisers write every field.
+    if (value.get("command") is None) == (value.get("agent") is None):
+        raise InputError("config: coder needs exactly one of 'command' (an argv list) and "
+                         f"'agent' (one of {', '.join(sorted(PRESETS))})")
+    agent = value.get("agent")
+    if agent is None:
+        extra = [key for key in _AGENT_ONLY if value.get(key) is not None]
+        if extra:
+            raise InputError(f"config: coder.{extra[0]} applies only to an agent coder; "
+                             "drop it or pass it in coder.command")
+    elif agent not in PRESETS:
+        raise InputError(f"config: coder.agent {agent!r} is not a known agent; use one of "
+                         f"{', '.join(sorted(PRESETS))}")
+    return CoderConfig(
+        argv=_argv(value, "coder") if agent is None else (),
+        timeout=_timeout(value, "coder"), agent=agent,
+        model=_optional_text(value, "model"), prompt=_template_path(value.get("prompt")),
+        max_turns=_max_turns(value.get("max_turns")),
+        budget_usd=_budget(value.get("budget_usd")), env=_env_names(value.get("env")))
+
+
+def _optional_text(value: dict, key: str) -> str | None:
+    text = value.get(key)
+    if text is not None and (not isinstance(text, str) or not text.strip()):
+        raise InputError(f"config: coder.{key} must be a non-empty string")
+    return text
+
+
+def _template_path(path: Any) -> str | None:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.strip():
+        raise InputError("config: coder.prompt must be a path in the repository")
+    parts = PurePosixPath(path).parts
+    if path.startswith("/") or "\\" in path or ".." in parts or ".git" in parts[:1]:
+        raise InputError(f"config: coder.prompt {path!r} must be a relative path inside the "
+                         "repository (no '..', not under .git/)")
+    return path
+
+
+def _max_turns(turns: Any) -> int | None:
+    if turns is not None and (isinstance(turns, bool) or not isinstance(turns, int)
+                              or turns < 1):
+        raise InputError("config: coder.max_turns must be a positive integer")
+    return turns
+
+
+def _budget(budget: Any) -> float | None:
+    if budget is None:
+        return None
+    if (isinstance(budget, bool) or not isinstance(budget, int | float)
+            or not math.isfinite(budget) or budget <= 0):
+        raise InputError("config: coder.budget_usd must be a positive number of dollars")
+    return float(budget)
+
+
+def _env_names(names: Any) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if not isinstance(names, list) or not all(
+            isinstance(name, str) and _ENV_NAME.match(name) for name in names):
+        raise InputError("config: coder.env must be a list of environment variable names "
+                         "(letters, digits, _), never values")
+    return tuple(names)
 
 
 def parse_config(body: Any) -> RunConfig:
@@ -102,7 +203,7 @@ def parse_config(body: Any) -> RunConfig:
         raise InputError(f"config: 'attempts' must be an integer from 1 to {MAX_ATTEMPTS}")
     return RunConfig(
         setup=_command(body, "setup"),
-        coder=_command(body, "coder"),
+        coder=_coder(body),
         test=_command(body, "test"),
         verify=_command(body, "verify"),
         attempts=attempts,
@@ -121,7 +222,10 @@ def parse_component_entry(body: Any) -> ComponentEntry:
     allow = body.get("allow") or []
     if not isinstance(allow, list) or not all(isinstance(path, str) for path in allow):
         raise InputError("entry: 'allow' must be a list of paths")
-    return ComponentEntry(**fields, allow=tuple(allow))
+    description = body.get("description") or ""
+    if not isinstance(description, str):
+        raise InputError("entry: 'description' must be a string")
+    return ComponentEntry(**fields, allow=tuple(allow), description=description)
 
 
 def parse_verify_entry(body: Any) -> VerifyEntry:

@@ -240,3 +240,16 @@ def test_verify_mode_runs_the_suite_on_the_staging_ref(tmp_path, origin, oidc):
     assert {k: body[k] for k in ("status", "commit", "branch", "attempts", "changed_files")} == {
         "status": "succeeded", "commit": sha, "branch": staging, "attempts": 1,
         "changed_files": []}
+
+
+def test_what_the_coder_spent_travels_in_the_callback_and_the_summary(tmp_path, origin, oidc):
+    coder = coder_argv(tmp_path, "pathlib.Path(os.environ['CCS_USAGE']).write_text("
+                                 "'{\"cost_usd\": 0.37, \"input_tokens\": 5100, "
+                                 "\"output_tokens\": 900}')\n"
+                                 "pathlib.Path('src/hasher.py').write_text('VALUE = 2\\n')\n")
+    with CallbackServer() as callback:
+        job = run_job(tmp_path, origin, oidc, callback, job_config(coder))
+    assert job.conclusion == "success", job.log
+    assert callback.requests[0].json()["usage"] == {"cost_usd": 0.37, "input_tokens": 5100,
+                                                    "output_tokens": 900}
+    assert "Usage: $0.37, 5100 input and 900 output tokens" in job.summary

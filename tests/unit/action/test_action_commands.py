@@ -125,3 +125,30 @@ def _is_zombie(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_stdin_is_fed_and_the_stdout_copy_keeps_what_the_tail_cuts(tmp_path) -> None:
+    copy = tmp_path / "stdout.txt"
+    script = "import sys; text = sys.stdin.read(); sys.stdout.write(text * 3)"
+    with copy.open("wb") as handle:
+        outcome = run_command([sys.executable, "-c", script], cwd=str(tmp_path),
+                              env=os.environ, timeout=10, stdin="0123456789" * 1000,
+                              stdout_copy=handle, cap=1000)
+    assert outcome.ok
+    assert copy.read_text() == "0123456789" * 3000
+    assert outcome.stdout == ("0123456789" * 3000)[-1000:]
+
+
+def test_a_command_that_ignores_its_stdin_is_not_held_up_by_it(tmp_path) -> None:
+    outcome = run_command([sys.executable, "-c", "print('done')"], cwd=str(tmp_path),
+                          env=os.environ, timeout=10, stdin="x" * 1_000_000)
+    assert outcome.ok and outcome.stdout.strip() == "done"
+
+
+def test_a_program_that_cannot_be_executed_is_reported_as_not_started(tmp_path) -> None:
+    program = tmp_path / "not-a-program"
+    program.write_text("no shebang, just text\n")
+    program.chmod(0o755)
+    outcome = run_command([str(program)], cwd=str(tmp_path), env=os.environ, timeout=10)
+    assert outcome.not_started and not outcome.ok
+    assert outcome.describe(10).startswith(f"could not start {str(program)!r}: ")

@@ -199,6 +199,9 @@ def test_placeholders_and_env_reach_the_coder(checkout, tmp_path) -> None:
     assert Path(shown["cwd"]).resolve() == checkout.resolve()
     # The test suite's own settings (CCS_REQUIRE_SERVICES, CCS_TEST_*) pass through as-is.
     suite_vars = {k for k in shown["env"] if k.startswith("CCS_TEST_")} | {"CCS_REQUIRE_SERVICES"}
+    # DESIGN §3a adds the rendered prompt and the usage file, both outside the checkout.
+    for name in ("CCS_PROMPT", "CCS_USAGE"):
+        assert not Path(shown["env"].pop(name)).resolve().is_relative_to(checkout.resolve())
     assert {k: v for k, v in shown["env"].items() if k not in suite_vars} == {
         "CCS_SESSION": "s1", "CCS_CONTEXT": "accounts", "CCS_COMPONENT": "hasher",
         "CCS_DESIGN": "docs/hasher.md", "CCS_IMPLEMENTATION": "src/hasher.py",
