@@ -15,7 +15,7 @@ from action.agents import PRESETS, AgentRun, Invocation
 from action.report import RunResult
 from action.runner import Console, Runner, run_component
 from action.spec import parse_component_entry, parse_config
-from tests.conftest import git
+from tests.fakes.local import git
 
 ENTRY = {"child": "c1", "component": "hasher", "context": "accounts",
          "child_branch": "ccs-accounts-1-hasher", "design": "docs/hasher.md",
