@@ -9,6 +9,8 @@ import sys
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_BAD_INPUT = 2
+# The presets of DESIGN §3a (action/agents/ holds one module each; a test keeps them equal).
+AGENTS = ("aider", "claude", "codex", "gemini", "openhands")
 
 # Each subcommand lives in its own module; importing lazily keeps `ccs check` fast and
 # keeps the web stack out of local runs.
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="scaffold .github/ccs.yml and the workflow")
     _repo(init)
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument("--agent", choices=AGENTS,
+                      help="write that agent preset (and its usual secret) into the manifest")
     return parser
 
 

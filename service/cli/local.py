@@ -19,6 +19,7 @@ from service.cli.progress import Progress
 from service.domain.commands import CancelSession, RetrySession, StartSession
 from service.domain.manifest import MANIFEST_PATH
 from service.domain.states import SessionStatus
+from service.domain.wire import total_usage, usage_of
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import SessionRecord
 
@@ -145,24 +146,34 @@ def _stop_on_sigterm() -> None:
 def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
     while True:
         done = runtime.executor.wait(timeout=POLL_SECONDS)
+        if not done:
+            # budget.minutes passes with no result to count it: check it as time goes by.
+            runtime.bus.check_budget(session_id)
         progress.update(runtime.store.session(session_id), runtime.store.children(session_id))
         if done:
             return
 
 
 def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any]:
-    """Return the DESIGN §4 JSON object for a session."""
+    """Return the DESIGN §4 JSON object for a session (`usage` where anything was spent)."""
     children = runtime.store.children(session.id)
-    return {
+    body: dict[str, Any] = {
         "session": session.id, "status": session.status, "branch": session.branch,
-        "commit": session.final_commit,
-        "children": [{"component": c.component, "status": c.status, "attempts": c.attempts,
-                      "message": c.message,
-                      "tests": {"passed": c.tests_passed, "failed": c.tests_failed,
-                                "errors": c.tests_errors, "skipped": c.tests_skipped}}
-                     for c in children],
-        "message": session.message,
+        "commit": session.final_commit, "children": [], "message": session.message,
     }
+    for child in children:
+        entry: dict[str, Any] = {
+            "component": child.component, "status": child.status, "attempts": child.attempts,
+            "message": child.message,
+            "tests": {"passed": child.tests_passed, "failed": child.tests_failed,
+                      "errors": child.tests_errors, "skipped": child.tests_skipped}}
+        if usage_of(child).spent:
+            entry["usage"] = usage_of(child).to_json()
+        body["children"].append(entry)
+    total = total_usage(children)
+    if total.spent:
+        body["usage"] = total.to_json()
+    return body
 
 
 def describe(body: dict[str, Any]) -> str:
@@ -174,6 +185,10 @@ def describe(body: dict[str, Any]) -> str:
                      f"attempts={child['attempts']} tests={tests['passed']} passed"
                      + (f", {tests['failed'] + tests['errors']} failed"
                         if tests["failed"] or tests["errors"] else ""))
+    if body.get("usage"):
+        spent = body["usage"]
+        lines.append(f"  spent ${spent['cost_usd']:,.2f} · {spent['input_tokens']:,} in / "
+                     f"{spent['output_tokens']:,} out tokens")
     if body.get("message"):
         lines.append(body["message"])
     return "\n".join(lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from action.agents import preset
+from action.prompt import TEMPLATE_NAMES, unknown_names
 from service.adapters.manifest.parse import MANIFEST_PATH, load_manifest
 from service.cli.scaffold import ScaffoldExists, scaffold
 from service.domain.manifest import Component, Manifest, ManifestError
@@ -45,7 +49,51 @@ def check(args: argparse.Namespace) -> int:
         }))
     else:
         _print_table(manifest, resolved)
+    for warning in program_warnings(manifest, repo) + template_warnings(manifest, repo):
+        print(f"ccs check: warning: {warning}", file=sys.stderr)
     return EXIT_OK
+
+
+def program_warnings(manifest: Manifest, repo: Path) -> list[str]:
+    """Say which setup, coder and test programs do not resolve on this machine.
+
+    A warning, not an error: in service mode they run on a runner (where `setup` may
+    install them), not here.
+    """
+    programs = []
+    if manifest.setup:
+        programs.append(("setup", manifest.setup.command[0]))
+    if manifest.coder.agent:
+        programs.append((f"coder (agent {manifest.coder.agent})",
+                         preset(manifest.coder.agent).program))
+    else:
+        programs.append(("coder", manifest.coder.command[0]))
+    programs.append(("test", manifest.test.command[0]))
+    # Local children run with ccs's own interpreter first on PATH (so `python` is its venv).
+    search = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+    return [f"the {role} program {program!r} is not on PATH here (nor in the repository); "
+            "install it, or let `setup` install it where the children run"
+            for role, program in programs if not _resolves(program, repo, search)]
+
+
+def _resolves(program: str, repo: Path, search: str) -> bool:
+    if "/" in program:
+        candidate = Path(program) if Path(program).is_absolute() else repo / program
+        return candidate.is_file() and os.access(candidate, os.X_OK)
+    return shutil.which(program, path=search) is not None
+
+
+def template_warnings(manifest: Manifest, repo: Path) -> list[str]:
+    """Name the `${...}` a custom prompt template uses that no attempt fills in."""
+    if not manifest.coder.prompt:
+        return []
+    path = repo / manifest.coder.prompt
+    if not path.is_file():
+        return [f"coder.prompt: no template at {manifest.coder.prompt} in the working tree"]
+    unknown = unknown_names(path.read_text(encoding="utf-8", errors="replace"))
+    return [f"coder.prompt: {manifest.coder.prompt} uses ${{{name}}}, which is not a template "
+            f"name (left as written); the names are: {', '.join(TEMPLATE_NAMES)}"
+            for name in unknown]
 
 
 def _component_json(component: Component) -> dict[str, Any]:
@@ -72,8 +120,10 @@ def _print_table(manifest: Manifest, resolved: dict[str, list[Component]]) -> No
                           component.implementation, component.test,
                           ", ".join(component.allow))
     console.print(table)
+    coder = (f"agent {manifest.coder.agent}" if manifest.coder.agent
+             else " ".join(manifest.coder.command))
     console.print(
-        f"coder: {' '.join(manifest.coder.command)} (timeout {manifest.coder.timeout} s, "
+        f"coder: {coder} (timeout {manifest.coder.timeout} s, "
         f"{manifest.attempts} attempts); parallel {manifest.parallel}",
         highlight=False, markup=False,
     )
@@ -85,8 +135,12 @@ def init(args: argparse.Namespace) -> int:
     if not repo.is_dir():
         print(f"ccs init: no directory at {repo}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    agent = getattr(args, "agent", None)
     try:
-        result = scaffold(repo, force=getattr(args, "force", False))
+        result = scaffold(repo, force=getattr(args, "force", False), agent=agent)
+    except (ValueError, ManifestError) as error:
+        print(f"ccs init: {error}; nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ScaffoldExists as error:
         verb = "exists" if len(error.paths) == 1 else "exist"
         print(f"ccs init: {' and '.join(error.paths)} already {verb}; nothing was written "
@@ -94,11 +148,18 @@ def init(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for path in result.written:
         print(f"wrote {path}")
+    for path in result.kept:
+        print(f"kept {path} as written (pass --agent NAME to replace its coder section)")
     origin = "from docs/design" if result.inferred else "an example; edit it"
     for context, components in result.contexts.items():
         print(f"context {context} ({origin}): {', '.join(components)}")
     for skipped in result.skipped:
         print(f"skipped {skipped}: not a valid context or component name "
               "(^[a-z][a-z0-9_]{0,62}$)")
-    print("next: edit the coder command in .github/ccs.yml, then run `ccs check`")
+    if agent:
+        secret = preset(agent).secret
+        print(f"next: add the repository secret {secret} (Settings → Secrets → Actions), "
+              "then run `ccs check`")
+    else:
+        print("next: edit the coder command in .github/ccs.yml, then run `ccs check`")
     return EXIT_OK

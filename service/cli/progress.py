@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from service.adapters.db.models import ChildRow, SessionRow
+from service.domain.wire import total_usage, usage_of
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow",
                 "dispatched": "cyan", "cancelled": "magenta", "timed_out": "red"}
@@ -62,11 +63,15 @@ class Progress:
 
     @staticmethod
     def _table(session: SessionRow, children: list[ChildRow]) -> Table:
-        table = Table(title=f"ccs {session.context} · {session.id} · {session.status}")
-        for column in ("component", "status", "attempt", "tests"):
+        spent = total_usage(children)
+        title = f"ccs {session.context} · {session.id} · {session.status}"
+        table = Table(title=title + (f" · spent ${spent.cost_usd:,.2f}" if spent.spent else ""))
+        for column in ("component", "status", "attempt", "tests", "spent"):
             table.add_column(column)
         for child in children:
             style = STATUS_STYLE.get(child.status, "")
+            usage = usage_of(child)
             table.add_row(child.component, f"[{style}]{child.status}[/]" if style else
-                          child.status, str(child.attempts or ""), child_tests(child))
+                          child.status, str(child.attempts or ""), child_tests(child),
+                          f"${usage.cost_usd:,.2f}" if usage.spent else "")
         return table

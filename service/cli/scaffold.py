@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from action.agents import preset
 from service.adapters.manifest.parse import MANIFEST_PATH, parse_manifest
 from service.domain.names import NAME_PATTERN
 
@@ -69,7 +70,47 @@ def infer_contexts(repo: Path) -> Inferred:
     return Inferred(contexts, skipped)
 
 
-def manifest_text(contexts: dict[str, list[str]]) -> str:
+def coder_section(agent: str | None = None) -> list[str]:
+    """Return the manifest's `coder:` lines: a command to replace, or an agent preset."""
+    if agent is None:
+        return [
+            "coder:",
+            "  # Replace with your coding agent (or `agent: claude` etc., see docs/agents.md); it",
+            "  # reads $CCS_DESIGN and writes $CCS_IMPLEMENTATION and $CCS_TEST (from attempt 2",
+            "  # on, $CCS_FEEDBACK holds the last test output; $CCS_PROMPT the whole prompt).",
+            '  command: ["python", "tools/coder.py", "{design}", "{implementation}", "{test}"]',
+            "  timeout: 1800                 # seconds per attempt",
+            "  attempts: 3                   # coder -> tests rounds per component",
+        ]
+    chosen = preset(agent)
+    return [
+        "coder:",
+        f"  agent: {agent}                 # runs `{chosen.program}` headless (docs/agents.md)",
+        f"  env: [{chosen.secret}]   # the repository secret the job hands the agent",
+        "  # model: ...                  # optional: the agent's model",
+        "  # budget_usd: 2.0             # optional: most one component may spend",
+        "  timeout: 1800                 # seconds per attempt",
+        "  attempts: 3                   # coder -> tests rounds per component",
+    ]
+
+
+def replace_coder(text: str, agent: str) -> str:
+    """Return manifest text whose top-level `coder:` block is the preset's; the rest, comments
+    included, stays as written."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == "coder:"), None)
+    if start is None:
+        raise ValueError("the manifest has no top-level `coder:` block to replace")
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
+        end += 1
+    # Keep blank lines and comments that introduce the next key with that key.
+    while end - 1 > start and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    return "\n".join([*lines[:start], *coder_section(agent), *lines[end:]]) + "\n"
+
+
+def manifest_text(contexts: dict[str, list[str]], agent: str | None = None) -> str:
     """Return a commented `.github/ccs.yml` declaring `contexts`."""
     lines = [
         "# ccs manifest: contexts, their components and the commands each child job runs.",
@@ -79,12 +120,7 @@ def manifest_text(contexts: dict[str, list[str]]) -> str:
         "  design: docs/design/{context}/{component}.md",
         "  implementation: src/{context}/{component}.py",
         "  test: tests/{context}/test_{component}.py",
-        "coder:",
-        "  # Replace with your coding agent; it reads $CCS_DESIGN and writes $CCS_IMPLEMENTATION",
-        "  # and $CCS_TEST (from attempt 2 on, $CCS_FEEDBACK holds the last test output).",
-        '  command: ["python", "tools/coder.py", "{design}", "{implementation}", "{test}"]',
-        "  timeout: 1800                 # seconds per attempt",
-        "  attempts: 3                   # coder -> tests rounds per component",
+        *coder_section(agent),
         "test:",
         '  command: ["python", "-m", "pytest", "-q", "{test}", "--junitxml={junit}"]',
         "  timeout: 600",
@@ -142,10 +178,15 @@ class Scaffold:
     contexts: dict[str, list[str]]
     inferred: bool
     skipped: list[str]
+    kept: list[str] = field(default_factory=list)
 
 
-def scaffold(repo: Path, force: bool = False) -> Scaffold:
-    """Write the manifest and workflow into `repo`; raise ScaffoldExists unless `force`."""
+def scaffold(repo: Path, force: bool = False, agent: str | None = None) -> Scaffold:
+    """Write the manifest and workflow into `repo`; raise ScaffoldExists unless `force`.
+
+    With `force` an existing manifest is kept as written, except that `agent` replaces its
+    coder section (DESIGN §6a).
+    """
     targets = (MANIFEST_PATH, WORKFLOW_PATH)
     # A dangling symlink counts as existing: writing through it would land elsewhere.
     existing = [path for path in targets if os.path.lexists(repo / path)]
@@ -153,13 +194,22 @@ def scaffold(repo: Path, force: bool = False) -> Scaffold:
         raise ScaffoldExists(existing)
     found = infer_contexts(repo)
     contexts = found.contexts or EXAMPLE_CONTEXT
-    texts = {MANIFEST_PATH: manifest_text(contexts), WORKFLOW_PATH: workflow_text()}
+    texts = {MANIFEST_PATH: manifest_text(contexts, agent), WORKFLOW_PATH: workflow_text()}
+    kept = []
+    manifest = repo / MANIFEST_PATH
+    if MANIFEST_PATH in existing and manifest.is_file() and not manifest.is_symlink():
+        if agent is None:
+            kept.append(MANIFEST_PATH)
+            del texts[MANIFEST_PATH]
+        else:
+            texts[MANIFEST_PATH] = replace_coder(manifest.read_text(encoding="utf-8"), agent)
     # Never write a manifest that `ccs check` would refuse.
-    parse_manifest(texts[MANIFEST_PATH], MANIFEST_PATH)
+    if MANIFEST_PATH in texts:
+        parse_manifest(texts[MANIFEST_PATH], MANIFEST_PATH)
     for path, text in texts.items():
         target = repo / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink():
             target.unlink()
         target.write_text(text, encoding="utf-8")
-    return Scaffold(list(targets), contexts, bool(found.contexts), found.skipped)
+    return Scaffold(list(texts), contexts, bool(found.contexts), found.skipped, kept)

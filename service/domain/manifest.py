@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from service.domain.names import InvalidName, check_name
-from service.domain.wire import CommandSpec, JobConfig
+from service.domain.wire import Budget, CoderSpec, CommandSpec, JobConfig
 
 MANIFEST_PATH = ".github/ccs.yml"  # where a repository keeps its manifest (`--manifest` overrides)
 DEFAULT_PATHS = {
@@ -66,7 +66,7 @@ class Manifest:
     base: str | None
     paths: dict[str, str]
     setup: CommandSpec | None
-    coder: CommandSpec
+    coder: CoderSpec
     test: CommandSpec
     verify: CommandSpec | None
     attempts: int
@@ -74,6 +74,7 @@ class Manifest:
     draft_pull_request: bool
     push_pull_request: bool
     contexts: dict[str, ContextSpec]
+    budget: Budget | None = None
 
     def job_config(self) -> JobConfig:
         """Return the `config` the child jobs receive."""

@@ -20,6 +20,7 @@ class NextStep(StrEnum):
     REPORT = "report"  # a progress milestone: tell people (and check the fan-in)
     FAN_IN = "fan_in"  # every child rested: Validate, exactly once (compare-and-set)
     FINALIZE = "finalize"  # the verify job reported: go on with Finalize
+    BUDGET = "budget"  # the session has a budget: count the spend (and check the fan-in)
 
 
 def rested(counts: Mapping[str, int]) -> int:
@@ -44,7 +45,8 @@ def progress_milestone(counts: Mapping[str, int]) -> bool:
     return done % milestone_step(total) == 0 or done == total
 
 
-def next_after_result(kind: ChildKind, counts: Mapping[str, int]) -> NextStep:
+def next_after_result(kind: ChildKind, counts: Mapping[str, int],
+                      budgeted: bool = False) -> NextStep:
     """Return what follows an accepted result, given the component children's counts.
 
     Counted after the result's own commit, so the last result to commit always sees every
@@ -55,7 +57,10 @@ def next_after_result(kind: ChildKind, counts: Mapping[str, int]) -> NextStep:
         return NextStep.FINALIZE
     if all_rested(counts):
         return NextStep.FAN_IN
-    return NextStep.REPORT if progress_milestone(counts) else NextStep.NONE
+    if progress_milestone(counts):
+        return NextStep.REPORT
+    # DESIGN §3a: a session's spend is counted at least whenever a child reports.
+    return NextStep.BUDGET if budgeted else NextStep.NONE
 
 
 def retry_refusal(status: str) -> str | None:

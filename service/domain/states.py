@@ -104,6 +104,8 @@ class SessionMoves:
     COMPLETE = SessionMove("complete", frozenset({_S.FINALIZING}), _S.COMPLETE)
     NEED_ATTENTION = SessionMove("need attention", frozenset({_S.VALIDATING, _S.FINALIZING}),
                                  _S.NEEDS_ATTENTION)
+    # A budget passed while children run: they are cancelled, and a retry starts afresh.
+    EXCEED_BUDGET = SessionMove("exceed budget", frozenset({_S.RUNNING}), _S.NEEDS_ATTENTION)
     FAIL = SessionMove("fail", _MOVING, _S.FAILED)
     CANCEL = SessionMove("cancel", _MOVING | {_S.NEEDS_ATTENTION}, _S.CANCELLED)
 

@@ -8,6 +8,9 @@ from typing import Any
 RESULT_STATUSES = ("succeeded", "failed")
 MAX_MESSAGE_CHARS = 4000
 MAX_CHANGED_FILES = 10_000
+# Counts and ids beyond this are bad input, not numbers to store (BIGINT, and JSON's 2**53).
+MAX_INTEGER = 2**53
+MAX_COST_USD = 1_000_000.0
 
 
 class InvalidResult(ValueError):
@@ -40,6 +43,49 @@ class TestCounts:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What an agent spent (DESIGN §3a); a field no agent reported counts as 0."""
+
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(round(self.cost_usd + other.cost_usd, 6),
+                     self.input_tokens + other.input_tokens,
+                     self.output_tokens + other.output_tokens)
+
+    @property
+    def spent(self) -> bool:
+        """Return True when anything was spent."""
+        return bool(self.cost_usd or self.input_tokens or self.output_tokens)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict."""
+        return {"cost_usd": round(self.cost_usd, 6), "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens}
+
+    def summary(self) -> str:
+        """Return a short human summary such as '$0.37 · 5,100 in / 900 out tokens'."""
+        return (f"${self.cost_usd:,.2f} · {self.input_tokens:,} in / "
+                f"{self.output_tokens:,} out tokens")
+
+
+def usage_of(child: Any) -> Usage:
+    """Return what a stored child spent."""
+    return Usage(getattr(child, "cost_usd", 0.0) or 0.0, getattr(child, "input_tokens", 0) or 0,
+                 getattr(child, "output_tokens", 0) or 0)
+
+
+def total_usage(children: list[Any]) -> Usage:
+    """Return what some stored children spent together."""
+    total = Usage()
+    for child in children:
+        total += usage_of(child)
+    return total
+
+
+@dataclass(frozen=True)
 class ChildResult:
     """What a child job reports when it ends (the callback body)."""
 
@@ -53,6 +99,7 @@ class ChildResult:
     log_url: str | None = None
     run_id: int | None = None
     job_id: int | None = None
+    usage: Usage | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -63,6 +110,7 @@ class ChildResult:
         """Return the wire-format dict."""
         body = asdict(self)
         body["changed_files"] = list(self.changed_files)
+        body["usage"] = self.usage.to_json() if self.usage else None
         keep_null = ("commit", "branch")
         return {k: v for k, v in body.items() if v is not None or k in keep_null}
 
@@ -71,9 +119,25 @@ def _int(body: dict, key: str, default: int | None = 0) -> int | None:
     value = body.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidResult(f"result field {key!r} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+        raise InvalidResult(f"result field {key!r} must be a non-negative integer of at "
+                            f"most {MAX_INTEGER}")
     return value
+
+
+def _usage(body: dict) -> Usage | None:
+    value = body.get("usage")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidResult("result field 'usage' must be an object {cost_usd, input_tokens, "
+                            "output_tokens}")
+    cost = value.get("cost_usd") or 0
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not (
+            0 <= cost <= MAX_COST_USD):
+        raise InvalidResult(f"result field 'usage.cost_usd' must be a number of dollars from 0 "
+                            f"to {MAX_COST_USD:,.0f}")
+    return Usage(float(cost), _int(value, "input_tokens") or 0, _int(value, "output_tokens") or 0)
 
 
 def _optional_str(body: dict, key: str, limit: int = 500) -> str | None:
@@ -118,6 +182,7 @@ def parse_result(body: Any) -> ChildResult:
         message=message[:MAX_MESSAGE_CHARS],
         log_url=_optional_str(body, "log_url", 2000),
         run_id=_int(body, "run_id", None),
+        usage=_usage(body),
         job_id=_int(body, "job_id", None),
     )
 
@@ -135,11 +200,69 @@ class CommandSpec:
 
 
 @dataclass(frozen=True)
+class CoderSpec(CommandSpec):
+    """The coder: a command, or an agent preset (empty command) with its settings (§3a)."""
+
+    agent: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    max_turns: int | None = None
+    budget_usd: float | None = None
+    env: tuple[str, ...] = ()
+
+    @property
+    def program(self) -> str:
+        """Return what runs: the command's program, or the agent's name."""
+        return self.agent or (self.command[0] if self.command else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wire-format dict (only the keys that are set)."""
+        body: dict[str, Any] = {"timeout": self.timeout}
+        if self.agent:
+            body["agent"] = self.agent
+        else:
+            body["command"] = list(self.command)
+        for key in ("model", "prompt", "max_turns", "budget_usd"):
+            if getattr(self, key) is not None:
+                body[key] = getattr(self, key)
+        if self.env:
+            body["env"] = list(self.env)
+        return body
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A session's budget (DESIGN §3a): the most it may spend, and for how long it may run."""
+
+    cost_usd: float | None = None
+    minutes: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON the API shows and the store keeps."""
+        return {"cost_usd": self.cost_usd, "minutes": self.minutes}
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any] | None) -> Budget | None:
+        """Return the budget kept as JSON, or None."""
+        return cls(body.get("cost_usd"), body.get("minutes")) if body else None
+
+    def exceeded(self, spent_usd: float, minutes_run: float) -> str | None:
+        """Return a message naming the budget and the figures when it is passed, else None."""
+        if self.cost_usd is not None and spent_usd > self.cost_usd:
+            return (f"budget.cost_usd reached: the children spent ${spent_usd:,.2f} of "
+                    f"${self.cost_usd:,.2f}")
+        if self.minutes is not None and minutes_run > self.minutes:
+            return (f"budget.minutes reached: the run took {minutes_run:,.1f} of "
+                    f"{self.minutes:g} minutes")
+        return None
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """The `config` input shared by every matrix entry of one dispatch."""
 
     setup: CommandSpec | None
-    coder: CommandSpec
+    coder: CoderSpec
     test: CommandSpec
     verify: CommandSpec | None
     attempts: int
@@ -170,11 +293,14 @@ class ComponentEntry:
     implementation: str
     test: str
     allow: tuple[str, ...] = field(default=())
+    description: str = ""  # the context's description (the prompt's ${description})
 
     def to_json(self) -> dict[str, Any]:
         """Return the wire-format dict."""
         body = asdict(self)
         body["allow"] = list(self.allow)
+        if not self.description:
+            del body["description"]
         return body
 
 
@@ -185,7 +311,7 @@ def component_entry(child: Any) -> ComponentEntry:
         child=child.id, component=child.component, context=spec["context"],
         child_branch=child.branch, design=spec["design"],
         implementation=spec["implementation"], test=spec["test"],
-        allow=tuple(spec.get("allow") or ()),
+        allow=tuple(spec.get("allow") or ()), description=spec.get("description") or "",
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from service.domain.progress import NextStep
 from service.domain.states import SessionStatus
+from service.orchestrator.budget import enforce_budget
 from service.orchestrator.context import Ports
 from service.orchestrator.finalize import finalize
 from service.orchestrator.initialize import initialize
@@ -22,7 +23,9 @@ def run_initialize(ports: Ports, session_id: str) -> None:
 
 
 def run_running(ports: Ports, session_id: str) -> None:
-    """Finish half-sent dispatches, dispatch what is pending, fan in if all rested."""
+    """Check the budget, finish half-sent dispatches, dispatch what is pending, fan in."""
+    if enforce_budget(ports, session_id):
+        return
     resume_dispatch(ports, session_id)
     fan_in(ports, session_id)
 
@@ -59,6 +62,8 @@ def carry_on(ports: Ports, session_id: str, next_step: NextStep) -> None:
     """Do what a recorded result said must follow (inline, or from a queue task)."""
     if next_step == NextStep.FINALIZE:
         advance(ports, session_id)
-    elif next_step in (NextStep.REPORT, NextStep.FAN_IN):
+    elif next_step in (NextStep.REPORT, NextStep.FAN_IN, NextStep.BUDGET):
+        if enforce_budget(ports, session_id):
+            return
         ports.reporter.session_changed(session_id)
         fan_in(ports, session_id)

@@ -11,6 +11,7 @@ from service.domain.commands import CancelSession, RecordChildResult, RetrySessi
 from service.domain.progress import NextStep
 from service.orchestrator import lifecycle
 from service.orchestrator.advance import advance, carry_on, fan_in, run_initialize
+from service.orchestrator.budget import enforce_budget
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
 from service.orchestrator.initialize import record_session
@@ -54,6 +55,10 @@ class MessageBus:
     def fan_in(self, session_id: str) -> None:
         """Tell people about progress and start Validate if every child rests."""
         carry_on(self.ports, session_id, NextStep.FAN_IN)
+
+    def check_budget(self, session_id: str) -> bool:
+        """Enforce the session's budget now (its minutes pass without any result)."""
+        return enforce_budget(self.ports, session_id)
 
     def time_out_silent_children(self, timeout_seconds: int,
                                  repository: str | None = None) -> list[str]:

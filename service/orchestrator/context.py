@@ -92,16 +92,18 @@ class Ports:
         return attention_message(session.context, findings, hint)
 
 
-def spec_of(component: Component) -> dict:
-    """Return what a child row keeps of its resolved component."""
+def spec_of(component: Component, description: str = "") -> dict:
+    """Return what a child row keeps of its resolved component (and its context's
+    description, which the prompt shows)."""
     return {"context": component.context, "name": component.name,
             "priority": component.priority, "design": component.design,
             "implementation": component.implementation, "test": component.test,
-            "allow": list(component.allow)}
+            "allow": list(component.allow), "description": description}
 
 
 def component_of(child: ChildRecord) -> Component:
     """Return the resolved component a child works on."""
     spec = dict(child.spec)
+    spec.pop("description", None)
     spec["allow"] = tuple(spec.get("allow") or ())
     return Component(**spec)

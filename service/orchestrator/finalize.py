@@ -6,6 +6,7 @@ from __future__ import annotations
 from service.domain.manifest import Manifest
 from service.domain.states import ChildMoves, SessionMoves, SessionStatus
 from service.domain.validation import Finding
+from service.domain.wire import Usage, total_usage, usage_of
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
 from service.orchestrator.merge import MergeConflict, finalize_message, merge_children
@@ -77,7 +78,15 @@ def _conflict(ports: Ports, session: SessionRecord, conflict: MergeConflict) -> 
 def pull_request_body(session: SessionRecord, children: list[ChildRecord]) -> str:
     """Return the pull request description: a table of components and their tests."""
     lines = [f"ccs session `{session.id}` implemented the **{session.context}** context.", "",
-             "| component | attempts | tests |", "|---|---|---|"]
+             "| component | attempts | tests | spent |", "|---|---|---|---|"]
     for child in children:
-        lines.append(f"| {child.component} | {child.attempts} | {child.tests_passed} passed |")
+        lines.append(f"| {child.component} | {child.attempts} | {child.tests_passed} passed | "
+                     f"{_spent(usage_of(child))} |")
+    total = total_usage(children)
+    if total.spent:
+        lines += ["", f"Spent in all: {total.summary()}."]
     return "\n".join(lines) + "\n"
+
+
+def _spent(usage: Usage) -> str:
+    return usage.summary() if usage.spent else "—"

@@ -38,7 +38,8 @@ def record_session(ports: Ports, command: StartSession) -> SessionRecord:
         base_sha=base_sha, manifest_path=command.manifest_path,
         parallel=command.parallel or manifest.parallel, requested_components=components,
         installation_id=command.installation_id, issue_number=command.issue,
-        requested_by=command.requested_by or None, source=command.source, push=command.push))
+        requested_by=command.requested_by or None, source=command.source, push=command.push,
+        budget=manifest.budget.to_json() if manifest.budget else None))
     ports.store.log(session.id, "start", {"context": command.context, "components": components,
                                           "base": base_ref, "source": command.source},
                     f"recorded at base {base_sha[:12]}")
@@ -74,7 +75,8 @@ def initialize(ports: Ports, session_id: str) -> bool:
         ports.rest(session_id, SessionMoves.FAIL, f"initialize failed: {error}")
         return False
     ensure_children(ports, session, components)
-    store.apply(SessionMoves.RUN, session_id)
+    # The budget's minutes count from Spawn.
+    store.apply(SessionMoves.RUN, session_id, spawned_at=ports.clock.now())
     store.log(session_id, "initialize", {"branch": session.branch},
               f"branch {session.branch} at {session.base_sha[:12]}")
     return True
@@ -84,17 +86,19 @@ def ensure_children(ports: Ports, session: SessionRecord, components: list[Compo
     """Record a child for every component that has none; refresh the pending ones."""
     store = ports.store
     existing = {c.component: c for c in store.children(session.id)}
+    description = ports.session_manifest(session).context(session.context).description
     new = []
     for position, component in enumerate(components):
         child = existing.get(component.name)
         if child is None:
             new.append(NewChild(
                 id=secrets.token_hex(8), session_id=session.id, kind=ChildKind.COMPONENT,
-                component=component.name, position=position, spec=spec_of(component),
+                component=component.name, position=position,
+                spec=spec_of(component, description),
                 round=session.round, branch=child_branch(session.id, component.name),
                 start_sha=session.base_sha))
         elif child.status == ChildStatus.PENDING:
-            store.update_child(child.id, spec=spec_of(component), start_sha=session.base_sha,
-                               position=position)
+            store.update_child(child.id, spec=spec_of(component, description),
+                               start_sha=session.base_sha, position=position)
     if new:
         store.add_children(new)

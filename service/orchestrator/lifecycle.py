@@ -33,21 +33,27 @@ def retry(ports: Ports, session_id: str, repository: str | None = None) -> bool:
         raise BadInput(f"base {session.base_ref!r} cannot be used: {error}",
                        code="bad_base") from None
     components = {c.name: c for c in ports.components(session, new_base)}
+    manifest = ports.manifest(new_base, session.manifest_path)
+    description = manifest.context(session.context).description
+    # A retry starts a fresh budget, read from the manifest at the new base.
+    budget = manifest.budget.to_json() if manifest.budget else None
     if not ports.store.apply(SessionMoves.RETRY, session_id, base_sha=new_base,
-                             round=session.round + 1, merged_commit=None, message=""):
+                             round=session.round + 1, merged_commit=None, message="",
+                             budget=budget):
         raise SessionBusy(f"session {session_id} changed while retrying; try again")
     session = ports.store.session(session_id)
     # A new round merges anew, so the merged tree must be verified anew too.
     ports.store.delete_children(session_id, kind=ChildKind.VERIFY)
     for child in ports.store.children(session_id):
         if ChildStatus(child.status) in CHILD_RERUN:
-            spec = (spec_of(components[child.component]) if child.component in components
-                    else child.spec)
+            known = components.get(child.component)
+            spec = spec_of(known, description) if known else child.spec
             ports.store.apply(
                 ChildMoves.RETRY, child.id, spec=spec, round=session.round,
                 start_sha=new_base, commit=None, attempts=0, tests_passed=0, tests_failed=0,
                 tests_errors=0, tests_skipped=0, changed_files=None, message="",
-                run_id=None, job_id=None, run_url=None, finished_at=None)
+                run_id=None, job_id=None, run_url=None, finished_at=None, cost_usd=0.0,
+                input_tokens=0, output_tokens=0)
     ports.store.log(session_id, "retry", {"round": session.round}, f"base now {new_base[:12]}")
     return True
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from service.domain.manifest import Manifest
 from service.domain.states import ChildMove, SessionMove
-from service.domain.wire import ChildResult, JobConfig
+from service.domain.wire import ChildResult, JobConfig, Usage
 
 # Records ---------------------------------------------------------------------------
 
@@ -43,6 +43,8 @@ class SessionRecord(Protocol):
     final_commit: str | None
     pull_request_url: str | None
     tracking_comment_id: int | None
+    budget: dict[str, Any] | None
+    spawned_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -71,6 +73,9 @@ class ChildRecord(Protocol):
     run_id: int | None
     job_id: int | None
     run_url: str | None
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
     dispatched_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
@@ -94,6 +99,7 @@ class NewSession:
     requested_by: str | None = None
     source: str = "cli"
     push: bool = False
+    budget: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,9 @@ class Store(Protocol):
                             kind: str | None = "component") -> dict[str, int]: ...
     def silent_children(self, older_than: datetime,
                         repository: str | None = None) -> list[ChildRecord]: ...
+    def usage(self, session_id: str, round: int | None = None) -> Usage:
+        """Return what the session's component children spent (of one round, or all)."""
+
     def log(self, session_id: str, step: str, command: Any, result: Any,
             ok: bool = True) -> None: ...
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from service.domain.progress import NextStep, all_rested, next_after_result
 from service.domain.states import ChildKind, ChildMoves, SessionMoves
-from service.domain.wire import ChildResult
+from service.domain.wire import ChildResult, Usage
 from service.orchestrator.errors import UnknownSession
 from service.orchestrator.ports import ChildRecord, NotFound, SessionRecord, Store
 
@@ -62,12 +62,14 @@ def record_result(store: Store, child: ChildRecord, session: SessionRecord,
         return Recorded("duplicate", session.id)
     kind = ChildKind(child.kind)
     counts = store.child_status_counts(session.id) if kind == ChildKind.COMPONENT else {}
-    return Recorded("accepted", session.id, next_after_result(kind, counts))
+    return Recorded("accepted", session.id,
+                    next_after_result(kind, counts, budgeted=bool(session.budget)))
 
 
 def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
                       result: ChildResult, now: datetime) -> bool:
     move = ChildMoves.SUCCEED if result.succeeded else ChildMoves.FAIL
+    usage = result.usage or Usage()
     # The run a child was dispatched in stays bound: a body's run_id never replaces it.
     moved = store.apply(
         move, child.id, commit=result.commit, attempts=result.attempts,
@@ -75,7 +77,9 @@ def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
         tests_errors=result.tests.errors, tests_skipped=result.tests.skipped,
         changed_files=list(result.changed_files), message=result.message,
         finished_at=now, run_url=result.log_url or child.run_url,
-        run_id=child.run_id or result.run_id, job_id=result.job_id or child.job_id)
+        run_id=child.run_id or result.run_id, job_id=result.job_id or child.job_id,
+        cost_usd=usage.cost_usd, input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens)
     if moved:
         store.log(session.id, "result", {"component": child.component, "status": result.status,
                                          "commit": result.commit},

@@ -10,6 +10,7 @@ from typing import Any
 from service.adapters.db.models import ChildRow, InteractionRow, SessionRow
 from service.adapters.db.store import Store
 from service.domain.states import ChildStatus
+from service.domain.wire import total_usage, usage_of
 
 C = ChildStatus
 FAILED = (C.FAILED, C.CANCELLED, C.TIMED_OUT)
@@ -39,6 +40,7 @@ def child_json(child: ChildRow) -> dict[str, Any]:
         "tests": {"passed": child.tests_passed, "failed": child.tests_failed,
                   "errors": child.tests_errors, "skipped": child.tests_skipped},
         "run_url": child.run_url, "message": child.message,
+        "usage": usage_of(child).to_json(),
     }
 
 
@@ -64,6 +66,8 @@ def session_json(store: Store, session: SessionRow) -> dict[str, Any]:
     children = store.children(session.id)
     body = session_summary(session)
     body["progress"] = progress(children)
+    body["usage"] = total_usage(children).to_json()
+    body["budget"] = session.budget
     body["children"] = [child_json(c) for c in children]
     body["interactions"] = [interaction_json(i) for i in store.interactions(session.id)]
     return body

@@ -39,7 +39,7 @@ from service.domain.commands import (
     StartSession,
 )
 from service.domain.states import ChildMoves, ChildStatus
-from service.domain.wire import ChildResult, JobConfig, TestCounts
+from service.domain.wire import ChildResult, JobConfig, TestCounts, Usage
 from service.orchestrator.bus import MessageBus
 from service.orchestrator.context import Ports
 from service.orchestrator.ports import ChildRecord, SessionRecord
@@ -129,7 +129,7 @@ class FakeExecutor:
     def result(self, component: str, status: str = "succeeded", *,
                tests: TestCounts | None = None, files: dict[str, str | None] | None = None,
                message: str = "", session_id: str | None = None,
-               commit: bool = True) -> tuple[str, ChildResult]:
+               commit: bool = True, usage: Usage | None = None) -> tuple[str, ChildResult]:
         """Commit the child's work to its child branch and return (child id, its result).
 
         By default the job writes its implementation and test files and reports 3 passing
@@ -148,7 +148,7 @@ class FakeExecutor:
             tests = TestCounts(passed=3) if status == "succeeded" else TestCounts(failed=1)
         return child.id, ChildResult(
             status=status, commit=sha, branch=child.branch, attempts=1, tests=tests,
-            changed_files=tuple(sorted(files)), message=message)
+            changed_files=tuple(sorted(files)), message=message, usage=usage)
 
     def finish(self, component: str, status: str = "succeeded", **kwargs) -> str:
         """Play one child job's ending through the bus; return what it answered."""
@@ -188,7 +188,8 @@ class FakeVerifier:
 
 
 def manifest_text(components: dict[str, int], *, context: str = "catalog",
-                  allow: dict[str, list[str]] | None = None, verify: bool = False) -> str:
+                  allow: dict[str, list[str]] | None = None, verify: bool = False,
+                  budget: dict | None = None) -> str:
     """Return a manifest for one context whose components have the given priorities."""
     listed = []
     for name, priority in components.items():
@@ -204,6 +205,8 @@ def manifest_text(components: dict[str, int], *, context: str = "catalog",
     }
     if verify:
         body["verify"] = {"command": ["python", "-m", "pytest", "-q"]}
+    if budget:
+        body["budget"] = budget
     return yaml.safe_dump(body, sort_keys=False)
 
 
@@ -328,9 +331,11 @@ class Project:
     @classmethod
     def create(cls, tmp_path: Path, components: dict[str, int], *,
                allow: dict[str, list[str]] | None = None, verify: bool = False,
-               database_url: str | None = None, backend: str = "git") -> Project:
+               database_url: str | None = None, backend: str = "git",
+               budget: dict | None = None) -> Project:
         """Make the repository (branch main, one commit) and wire the bus."""
-        files = {MANIFEST: manifest_text(components, allow=allow, verify=verify)}
+        files = {MANIFEST: manifest_text(components, allow=allow, verify=verify,
+                                         budget=budget)}
         for name in components:
             files[f"docs/design/catalog/{name}.md"] = f"# {name}\n"
         path = tmp_path / "repo"

@@ -21,6 +21,7 @@ from typing import Any
 
 from service.domain.names import is_own_ref
 from service.domain.states import ChildMove, ChildStatus, SessionMove
+from service.domain.wire import Usage
 from service.orchestrator.ports import GitError, MergeOutcome, NewChild, NewSession, NotFound
 
 
@@ -57,6 +58,8 @@ class SessionData:
     final_commit: str | None = None
     pull_request_url: str | None = None
     tracking_comment_id: int | None = None
+    budget: dict[str, Any] | None = None
+    spawned_at: datetime | None = None
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
 
@@ -86,6 +89,9 @@ class ChildData:
     run_id: int | None = None
     job_id: int | None = None
     run_url: str | None = None
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
     dispatched_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime = field(default_factory=now)
@@ -100,6 +106,7 @@ class Interaction:
     command: Any
     result: Any
     ok: bool
+    created_at: datetime = field(default_factory=now)
 
 
 class MemoryStore:
@@ -218,6 +225,14 @@ class MemoryStore:
                     if c.status in active and c.updated_at < older_than
                     and (repository is None
                          or self._sessions[c.session_id].repository == repository)]
+
+    def usage(self, session_id: str, round: int | None = None) -> Usage:
+        """Return what the session's component children spent (of one round, or all)."""
+        total = Usage()
+        for child in self.children(session_id):
+            if round is None or child.round == round:
+                total += Usage(child.cost_usd, child.input_tokens, child.output_tokens)
+        return total
 
     def log(self, session_id: str, step: str, command: Any, result: Any,
             ok: bool = True) -> None:

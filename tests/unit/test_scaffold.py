@@ -91,10 +91,38 @@ def test_a_dangling_symlink_counts_as_existing(tmp_path: Path) -> None:
     assert not (tmp_path / "elsewhere.yml").exists()
 
 
-def test_force_overwrites(tmp_path: Path) -> None:
+def test_force_rewrites_the_workflow_and_keeps_the_manifest(tmp_path: Path) -> None:
+    # DESIGN §6a: `--force` upgrades the workflow; an existing manifest is kept as written.
     manifest = tmp_path / ".github" / "ccs.yml"
     manifest.parent.mkdir(parents=True)
     manifest.write_text("old\n")
-    scaffold(tmp_path, force=True)
-    assert manifest.read_text().startswith("# ccs manifest")
-    load_manifest(tmp_path)
+    (tmp_path / WORKFLOW_PATH).parent.mkdir(parents=True)
+    (tmp_path / WORKFLOW_PATH).write_text("old workflow\n")
+    result = scaffold(tmp_path, force=True)
+    assert manifest.read_text() == "old\n"
+    assert result.kept == [".github/ccs.yml"]
+    assert (tmp_path / WORKFLOW_PATH).read_text() != "old workflow\n"
+
+
+def test_agent_replaces_only_the_coder_section(tmp_path: Path) -> None:
+    scaffold(tmp_path)
+    manifest = tmp_path / ".github" / "ccs.yml"
+    before = manifest.read_text().replace("parallel: 8", "parallel: 3  # my own comment")
+    manifest.write_text(before)
+    scaffold(tmp_path, force=True, agent="codex")
+    after = manifest.read_text()
+    assert "  agent: codex" in after and "env: [OPENAI_API_KEY]" in after
+    assert "tools/coder.py" not in after
+    assert "parallel: 3  # my own comment" in after
+    assert after.split("coder:")[0] == before.split("coder:")[0]
+    assert after.split("\ntest:")[1] == before.split("\ntest:")[1]
+    parsed = load_manifest(tmp_path)
+    assert parsed.coder.agent == "codex" and parsed.parallel == 3
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini", "aider", "openhands"])
+def test_init_with_an_agent_writes_a_valid_manifest_with_its_secret(tmp_path: Path,
+                                                                    agent: str) -> None:
+    scaffold(tmp_path, agent=agent)
+    parsed = load_manifest(tmp_path)
+    assert parsed.coder.agent == agent and len(parsed.coder.env) == 1

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -64,6 +65,8 @@ class SessionRow(Base):
     final_commit: Mapped[str | None] = mapped_column(String(64))
     pull_request_url: Mapped[str | None] = mapped_column(String(1024))
     tracking_comment_id: Mapped[int | None] = mapped_column(BigInteger)
+    budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    spawned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -106,6 +109,9 @@ class ChildRow(Base):
     run_id: Mapped[int | None] = mapped_column(BigInteger)
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     run_url: Mapped[str | None] = mapped_column(String(1024))
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(

@@ -23,7 +23,8 @@ from service.adapters.db.models import (
     WebhookDeliveryRow,
     utcnow,
 )
-from service.domain.states import ChildMove, ChildStatus, SessionMove
+from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
+from service.domain.wire import Usage
 from service.orchestrator.ports import NewChild, NewSession, NotFound
 
 __all__ = ["NotFound", "Store"]
@@ -237,6 +238,18 @@ class Store:
             rows = db.execute(query.group_by(ChildRow.status)).all()
         return {status: count for status, count in rows}
 
+    def usage(self, session_id: str, round: int | None = None) -> Usage:
+        """Return what the session's component children spent (of one round, or all)."""
+        query = select(func.coalesce(func.sum(ChildRow.cost_usd), 0.0),
+                       func.coalesce(func.sum(ChildRow.input_tokens), 0),
+                       func.coalesce(func.sum(ChildRow.output_tokens), 0)).where(
+            ChildRow.session_id == session_id, ChildRow.kind == ChildKind.COMPONENT.value)
+        if round is not None:
+            query = query.where(ChildRow.round == round)
+        with self.unit() as db:
+            cost, tokens_in, tokens_out = db.execute(query).one()
+        return Usage(round_cost(cost), int(tokens_in), int(tokens_out))
+
     def silent_children(self, older_than: datetime,
                         repository: str | None = None) -> list[ChildRow]:
         """Return dispatched or running children not heard from since `older_than`."""
@@ -366,6 +379,11 @@ _CHILD_WITH_SESSION = (select(ChildRow, SessionRow)
                        .join(SessionRow, SessionRow.id == ChildRow.session_id)
                        .where(ChildRow.id == bindparam("child_id")))
 _LOG = insert(InteractionRow.__table__)
+
+
+def round_cost(value: Any) -> float:
+    """Return a summed cost as dollars to the micro-dollar (float sums drift)."""
+    return round(float(value or 0), 6)
 
 
 def _text(value: Any) -> str:

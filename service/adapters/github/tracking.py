@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.domain.states import ChildKind
+from service.domain.wire import total_usage
 
 MAX_BODY = 60_000  # GitHub refuses comments over 65,536 characters
 MAX_MESSAGE = 600
@@ -65,11 +66,16 @@ def render_tracking_comment(session: Any, children: list[Any],
             "",
             f"Session `{session.id}` · branch `{session.branch}` · base `{session.base_ref}`"
             + (f" at `{session.base_sha[:12]}`" if session.base_sha else ""),
-            "", f"**{done} of {len(components)} done**", ""]
+            "", f"**{done} of {len(components)} done**" + _spend(components), ""]
     verify_lines = [verify_line(row) for row in verify]
     tail = _ending(session, retry_command)
     budget = MAX_BODY - sum(len(x) + 1 for x in head + verify_lines + tail)
     return "\n".join(head + _fit(components, budget) + verify_lines + tail) + "\n"
+
+
+def _spend(components: list[Any]) -> str:
+    spent = total_usage(components)
+    return f" · spent {spent.summary()}" if spent.spent else ""
 
 
 def _ending(session: Any, retry_command: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 import string
@@ -10,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from action.agents import PRESETS
 from service.adapters.manifest.schema import manifest_schema, validate_schema
 from service.adapters.manifest.yaml_lines import MAX_NODES, KeyPath, LineMap, compose, dotted
 from service.domain.manifest import (
@@ -26,13 +28,13 @@ from service.domain.manifest import (
     check_repo_path,
 )
 from service.domain.names import NAME_PATTERN, InvalidName, check_name, check_ref_name
-from service.domain.wire import CommandSpec
+from service.domain.wire import Budget, CoderSpec, CommandSpec
 
 __all__ = ["MAX_NODES", "dotted", "load_manifest", "manifest_schema", "parse_manifest"]
 
 MAX_MANIFEST_BYTES = 1 << 20
 COMMAND_PLACEHOLDERS = (
-    "context", "component", "design", "implementation", "test", "junit", "attempt"
+    "context", "component", "design", "implementation", "test", "junit", "attempt", "prompt"
 )
 PATH_PLACEHOLDERS = ("context", "component")
 DEFAULT_TIMEOUTS = {"setup": 900, "coder": 1800, "test": 600, "verify": 1800}
@@ -106,7 +108,7 @@ def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
         base=base,
         paths=paths,
         setup=_command(data, "setup", lines),
-        coder=_command(data, "coder", lines),
+        coder=_coder(data, lines),
         test=_command(data, "test", lines),
         verify=_command(data, "verify", lines),
         attempts=coder.get("attempts", DEFAULT_ATTEMPTS),
@@ -115,7 +117,42 @@ def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
         if isinstance(pull_request, dict) else True,
         push_pull_request=pull_request is not False,
         contexts=contexts,
+        budget=_budget(data),
     )
+
+
+def _coder(data: dict[str, Any], lines: LineMap) -> CoderSpec:
+    """Return the coder: exactly one of a command and an agent preset (DESIGN §3a)."""
+    body = data["coder"]
+    agent = body.get("agent")
+    if ("command" in body) == (agent is not None):
+        lines.fail(("coder",), "give exactly one of `command` (your own program, an argv list) "
+                   f"and `agent` (a preset: {', '.join(sorted(PRESETS))})")
+    if agent is not None and agent not in PRESETS:
+        close = difflib.get_close_matches(agent, list(PRESETS), n=1)
+        lines.fail(("coder", "agent"), f"unknown agent {agent!r}; use one of "
+                   f"{', '.join(sorted(PRESETS))}" + (f" (did you mean {close[0]!r}?)"
+                                                      if close else ""))
+    if agent is None:
+        for key in ("model", "max_turns"):
+            if key in body:
+                lines.fail(("coder", key), "applies only to an agent coder (`agent:`); a "
+                           "command coder passes it in its own command")
+    prompt = body.get("prompt")
+    if prompt is not None:
+        where = f"{lines.source}:{lines.line(('coder', 'prompt'))}"
+        check_repo_path(prompt, "coder.prompt", where)
+    command = _command(data, "coder", lines) if agent is None else None
+    return CoderSpec(
+        command=command.command if command else (),
+        timeout=body.get("timeout", DEFAULT_TIMEOUTS["coder"]), agent=agent,
+        model=body.get("model"), prompt=prompt, max_turns=body.get("max_turns"),
+        budget_usd=body.get("budget_usd"), env=tuple(body.get("env", ())))
+
+
+def _budget(data: dict[str, Any]) -> Budget | None:
+    body = data.get("budget")
+    return Budget(body.get("cost_usd"), body.get("minutes")) if body else None
 
 
 def _context(name: str, body: dict[str, Any], lines: LineMap) -> ContextSpec:

@@ -80,6 +80,10 @@ def _explain(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
         return [(path, f"must be at least {value} (got {instance})")]
     if kind == "maximum":
         return [(path, f"must be at most {value} (got {instance})")]
+    if kind == "exclusiveMinimum":
+        return [(path, f"must be more than {value} (got {instance})")]
+    if kind == "pattern":
+        return [(path, f"{_describe(instance)} is not allowed here; it must match {value}")]
     if kind in ("minItems", "minLength", "minProperties"):
         return [(path, "must not be empty")]
     return [(path, error.message)]
