@@ -18,8 +18,9 @@ from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
 from service.bootstrap import GitHubRuntime, Services
 from service.config import Config, Secret
-from service.domain.commands import CancelSession, StartSession
+from service.domain.commands import CancelSession, RecordChildResult, StartSession
 from service.domain.states import ChildStatus
+from service.domain.wire import Usage, parse_result
 from service.orchestrator.spawn import spawn
 from service.worker.tasks import reconcile
 from tests.fakes.github import FakeGitHub
@@ -30,7 +31,7 @@ FAST = ClientOptions(backoff=0.01, secondary_rate_wait=1, seconds_between_reques
                      seconds_between_writes=None, run_lookup_tries=3, run_lookup_delay=0.05)
 
 
-def manifest(components: list[str], verify: bool = False) -> str:
+def manifest(components: list[str], verify: bool = False, budget: str | None = None) -> str:
     """Return a manifest with one context `shop` of the given components."""
     lines = ["version: 1", "paths:", "  design: docs/{context}/{component}.md",
              "  implementation: src/{context}/{component}.py",
@@ -39,6 +40,8 @@ def manifest(components: list[str], verify: bool = False) -> str:
              "test: {command: [python, -m, pytest, '{test}']}"]
     if verify:
         lines.append("verify: {command: [python, -m, pytest]}")
+    if budget:
+        lines.append(f"budget: {budget}")
     lines += ["contexts:", "  shop:", "    components:"]
     lines += [f"      - name: {name}" for name in components]
     return "\n".join(lines) + "\n"
@@ -382,3 +385,25 @@ def test_reconcile_fails_children_whose_jobs_ended_unreported(gh: FakeGitHub, st
     assert store.session(session.id).status == "needs_attention"
     # One look per run, not one per child.
     assert len(gh.calls_to("GET", "/repos/*/actions/runs/*/jobs")) == jobs_calls + 1
+
+
+def test_a_session_budget_cancels_the_actions_runs_of_the_children_still_running(
+        gh: FakeGitHub, runtime: GitHubRuntime, store: Store) -> None:
+    gh.commit_files(REPO, "main", {".github/ccs.yml": manifest(
+        ["cart", "till"], budget="{cost_usd: 1.0}")}, "Give the shop a budget")
+    session = start(runtime)
+    cart, till = store.children(session.id)
+    assert till.run_id is not None
+    # The callback body carries the usage (DESIGN §6), as the job posts it.
+    result = parse_result({"status": "failed", "attempts": 2, "tests": {"failed": 1},
+                           "message": "cart: tests failed",
+                           "usage": {"cost_usd": 1.5, "input_tokens": 9000,
+                                     "output_tokens": 800}})
+    runtime.bus(REPO).handle(RecordChildResult(cart.id, result, REPO))
+
+    after = store.session(session.id)
+    assert after.status == "needs_attention"
+    assert "budget.cost_usd reached: the children spent $1.50 of $1.00" in after.message
+    assert store.child(till.id).status == ChildStatus.CANCELLED
+    assert gh.calls_to("POST", f"/repos/{REPO}/actions/runs/{till.run_id}/cancel")
+    assert store.usage(session.id) == Usage(1.5, 9000, 800)
