@@ -12,6 +12,7 @@ phones home), and kills its whole process group at the timeout (codex keeps retr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -153,3 +154,9 @@ def make_scratch(root: Path) -> tuple[Path, Path]:
     work.mkdir()
     subprocess.run(["git", "init", "-q", str(work)], check=True)
     return home, work
+
+
+def recording(program: str, case: str) -> dict[str, object]:
+    """Return a recorded run of the pinned real `program` (tests/data/agents/)."""
+    folder = RECORDINGS / f"{program}-{pins()[program].version}"
+    return json.loads((folder / f"{case}.json").read_text())
