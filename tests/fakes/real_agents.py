@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,13 +121,27 @@ def _netns_prefix() -> tuple[str, ...]:
 
 
 def run_caged(
-    argv: list[str], *, cwd: Path, home: Path, stdin: str | None = None, timeout: float = 20
+    argv: list[str],
+    *,
+    cwd: Path,
+    home: Path,
+    stdin: str | None = None,
+    timeout: float = 20,
+    extra_env: dict[str, str] | None = None,
 ) -> Outcome:
-    """Run `argv` without keys or network; kill its process group after `timeout` seconds."""
+    """Run `argv` without keys or network; kill its process group after `timeout` seconds.
+
+    `extra_env` adds variables (a preset's `LLM_MODEL`, say); a key among them is refused.
+    """
+    env = caged_env(home)
+    for name, value in (extra_env or {}).items():
+        if re.search(r"KEY|TOKEN|SECRET", name):
+            raise ValueError(f"{name} looks like a credential: never hand a real CLI a key")
+        env[name] = value
     process = subprocess.Popen(
         [*_netns_prefix(), *argv],
         cwd=cwd,
-        env=caged_env(home),
+        env=env,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,0 +1,114 @@
+"""Every preset's argv gets past the real, pinned CLI's own argument parsing.
+
+The real CLIs come from `.ci/install-agents` (CCS_REAL_AGENTS_DIR); they run caged
+(tests/fakes/real_agents.py: no key, a temporary HOME, no network, a timeout), so each stops
+at its sign-in — or, for codex, keeps retrying the network until killed. A usage error
+would stop it earlier. The fakes must accept the same argv, so fakes and real parsers agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skip_or_fail
+from tests.fakes.fake_agents import PROGRAMS, fake_agent_env, read_agent_log, run_fake
+from tests.fakes.real_agents import Outcome, make_scratch, missing_reason, real_program, run_caged
+
+agents = pytest.importorskip(
+    "action.agents", reason="action.agents (the presets, branch h-agents) is not importable yet"
+)
+
+PROMPT = (
+    "Write src/shop/cart.py so that tests/shop/test_cart.py passes.\n"
+    "Change nothing else and do not commit.\n"
+)
+MODEL = {"claude": "claude-sonnet-4-5", "codex": "gpt-5-codex", "gemini": "gemini-2.5-pro",
+         # aider with a model and no key goes on to call the model API; without one it stops
+         # at its OpenRouter sign-in, which is what this test wants to see.
+         "aider": None, "openhands": "anthropic/claude-sonnet-4-5"}
+TIMEOUT = {"codex": 8, "aider": 20}  # seconds; the others exit on their own
+# Said by each parser about argv it does not accept.
+USAGE_ERROR = re.compile(
+    r"error: unknown option|error: too many arguments|error: option '.*' argument"
+    r"|error: unexpected argument|error: invalid value|error: a value is required"
+    r"|^Unknown argument|^Invalid values:|Not enough arguments following"
+    r"|: error: (unrecognized arguments|argument|ambiguous option)",
+    re.MULTILINE,
+)
+
+
+def typical_run(name: str, scratch: Path) -> object:
+    """Return the AgentRun of a typical attempt (model, turns, the budget left)."""
+    fields = {field.name for field in dataclasses.fields(agents.AgentRun)}
+    wanted = {
+        "prompt_text": PROMPT,
+        "prompt_path": str(scratch / "prompt.md"),
+        "checkout": str(scratch / "work"),
+        "model": MODEL[name],
+        "max_turns": 40,
+        "budget_usd": 1.5,
+        "files": ("src/shop/cart.py", "tests/shop/test_cart.py"),
+        "read_files": ("docs/design/shop/cart.md",),
+    }
+    return agents.AgentRun(**{key: value for key, value in wanted.items() if key in fields})
+
+
+def reached_sign_in(name: str, outcome: Outcome) -> bool:
+    """Tell whether the real CLI stopped where a CLI without a key stops (past its parser)."""
+    if name == "claude":
+        return outcome.exit_code == 1 and "Not logged in" in outcome.stdout
+    if name == "codex":  # no sign-in error without network: it starts the thread and retries
+        first = outcome.stdout.splitlines()[:1]
+        return bool(first) and json.loads(first[0]).get("type") == "thread.started"
+    if name == "gemini":
+        return outcome.exit_code == 41 and "Please set an Auth method" in outcome.stderr
+    if name == "aider":
+        return "No LLM model was specified and no API keys were provided." in outcome.stdout
+    return outcome.exit_code == 1 and "Missing required environment variable(s)" in (
+        outcome.stdout
+    )
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    """Return a folder with home/, a git checkout work/ and the prompt file."""
+    make_scratch(tmp_path)
+    (tmp_path / "prompt.md").write_text(PROMPT)
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_preset_argv_gets_past_the_real_cli_parser(name: str, scratch: Path) -> None:
+    program = real_program(name)
+    if program is None:
+        skip_or_fail(missing_reason(name))
+    invocation = agents.preset(name).invocation(typical_run(name, scratch))
+    outcome = run_caged(
+        [str(program), *invocation.argv[1:]],
+        cwd=scratch / "work",
+        home=scratch / "home",
+        stdin=invocation.stdin,
+        timeout=TIMEOUT.get(name, 60),
+        extra_env=dict(getattr(invocation, "env", None) or {}),
+    )
+    shown = f"argv {list(invocation.argv)}\nstdout:\n{outcome.stdout}\nstderr:\n{outcome.stderr}"
+    assert not USAGE_ERROR.search(outcome.stdout + outcome.stderr), shown
+    assert reached_sign_in(name, outcome), shown
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_fake_accepts_the_preset_argv(name: str, scratch: Path) -> None:
+    invocation = agents.preset(name).invocation(typical_run(name, scratch))
+    env = fake_agent_env(scratch, **dict(getattr(invocation, "env", None) or {}))
+    result = run_fake(name, list(invocation.argv[1:]), cwd=scratch / "work", env=env,
+                      stdin=invocation.stdin)
+    [call] = read_agent_log(scratch)
+    assert not USAGE_ERROR.search(result.stdout + result.stderr), result.stderr
+    assert call["prompt"].strip() == PROMPT.strip()
+    assert call["signed_in"] is False  # no key given: it stopped at its sign-in
