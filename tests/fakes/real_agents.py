@@ -64,10 +64,15 @@ def pins() -> dict[str, Pin]:
     return found
 
 
+# Read when this module is imported: the suite's autouse fixture then gives every test a
+# temporary HOME and drops CCS_* variables, which would hide the installed CLIs.
+_CONFIGURED_DIR = os.environ.get("CCS_REAL_AGENTS_DIR")
+_DEFAULT_DIR = Path.home() / ".cache" / "ccs-agents"
+
+
 def agents_dir() -> Path:
-    """Return where .ci/install-agents puts the CLIs."""
-    configured = os.environ.get("CCS_REAL_AGENTS_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "ccs-agents"
+    """Return where .ci/install-agents puts the CLIs (CCS_REAL_AGENTS_DIR, as first seen)."""
+    return Path(_CONFIGURED_DIR) if _CONFIGURED_DIR else _DEFAULT_DIR
 
 
 def real_program(program: str) -> Path | None:

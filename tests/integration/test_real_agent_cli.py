@@ -12,15 +12,19 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from tests.conftest import skip_or_fail
 from tests.fakes.fake_agents import PROGRAMS, fake_agent_env, read_agent_log, run_fake
-from tests.fakes.real_agents import Outcome, make_scratch, missing_reason, real_program, run_caged
-
-agents = pytest.importorskip(
-    "action.agents", reason="action.agents (the presets, branch h-agents) is not importable yet"
+from tests.fakes.real_agents import (
+    Outcome,
+    make_scratch,
+    missing_reason,
+    real_program,
+    recording,
+    run_caged,
 )
 
 PROMPT = (
@@ -42,11 +46,20 @@ USAGE_ERROR = re.compile(
 )
 
 
-def typical_run(name: str, scratch: Path) -> object:
+@pytest.fixture
+def agents() -> ModuleType:
+    """Return the presets package, or skip while it is not there (branch h-agents)."""
+    return pytest.importorskip(
+        "action.agents", reason="action.agents (the presets, branch h-agents) is not importable"
+    )
+
+
+def typical_run(agents: ModuleType, name: str, scratch: Path, prompt: str = PROMPT) -> object:
     """Return the AgentRun of a typical attempt (model, turns, the budget left)."""
+    (scratch / "prompt.md").write_text(prompt)
     fields = {field.name for field in dataclasses.fields(agents.AgentRun)}
     wanted = {
-        "prompt_text": PROMPT,
+        "prompt_text": prompt,
         "prompt_path": str(scratch / "prompt.md"),
         "checkout": str(scratch / "work"),
         "model": MODEL[name],
@@ -84,11 +97,13 @@ def scratch(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_preset_argv_gets_past_the_real_cli_parser(name: str, scratch: Path) -> None:
+def test_preset_argv_gets_past_the_real_cli_parser(
+    agents: ModuleType, name: str, scratch: Path
+) -> None:
     program = real_program(name)
     if program is None:
         skip_or_fail(missing_reason(name))
-    invocation = agents.preset(name).invocation(typical_run(name, scratch))
+    invocation = agents.preset(name).invocation(typical_run(agents, name, scratch))
     outcome = run_caged(
         [str(program), *invocation.argv[1:]],
         cwd=scratch / "work",
@@ -103,8 +118,8 @@ def test_preset_argv_gets_past_the_real_cli_parser(name: str, scratch: Path) -> 
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_fake_accepts_the_preset_argv(name: str, scratch: Path) -> None:
-    invocation = agents.preset(name).invocation(typical_run(name, scratch))
+def test_fake_accepts_the_preset_argv(agents: ModuleType, name: str, scratch: Path) -> None:
+    invocation = agents.preset(name).invocation(typical_run(agents, name, scratch))
     env = fake_agent_env(scratch, **dict(getattr(invocation, "env", None) or {}))
     result = run_fake(name, list(invocation.argv[1:]), cwd=scratch / "work", env=env,
                       stdin=invocation.stdin)
@@ -112,3 +127,37 @@ def test_fake_accepts_the_preset_argv(name: str, scratch: Path) -> None:
     assert not USAGE_ERROR.search(result.stdout + result.stderr), result.stderr
     assert call["prompt"].strip() == PROMPT.strip()
     assert call["signed_in"] is False  # no key given: it stopped at its sign-in
+
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_usage_error_detector_tells_recorded_usage_errors_from_sign_ins(name: str) -> None:
+    rejected = recording(name, "unknown_option")
+    # openhands' preset passes --override-with-envs, whose sign-in error is this recording.
+    signed_out = recording(name, "signin_envs" if name == "openhands" else "signin")
+    stopped = Outcome(signed_out["exit_code"], str(signed_out["stdout"]), str(signed_out["stderr"]))
+    assert USAGE_ERROR.search(str(rejected["stdout"]) + str(rejected["stderr"]))
+    assert not USAGE_ERROR.search(stopped.stdout + stopped.stderr)
+    assert reached_sign_in(name, stopped)
+
+
+# Spends nothing on a model that reports no cost: codex and gemini print tokens only.
+REPORTS_COST = {"claude", "aider", "openhands"}
+WRITING_PROMPT = PROMPT + "\n```python file=src/shop/cart.py\nTOTAL = 0\n```\n"
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_preset_reads_the_usage_its_fake_prints(
+    agents: ModuleType, name: str, scratch: Path
+) -> None:
+    preset = agents.preset(name)
+    invocation = preset.invocation(typical_run(agents, name, scratch, WRITING_PROMPT))
+    env = fake_agent_env(scratch, CCS_FAKE_AGENT_COST="0.37", **{preset.secret: "fake-key"},
+                         **dict(getattr(invocation, "env", None) or {}))
+    result = run_fake(name, list(invocation.argv[1:]), cwd=scratch / "work", env=env,
+                      stdin=invocation.stdin)
+    usage = preset.usage(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert (scratch / "work/src/shop/cart.py").read_text() == "TOTAL = 0\n"
+    assert usage.get("cost_usd") == (0.37 if name in REPORTS_COST else None)
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
