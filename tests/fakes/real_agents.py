@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = ROOT / ".ci" / "agent-versions"
 RECORDINGS = ROOT / "tests" / "data" / "agents"
-# Stands for a run's temporary folder (home/, work/, prompt.md) in recorded text.
-TMP_MARK = "$TMP"
+# Stand for a run's temporary folder (home/, work/, prompt.md) and for the install folder
+# in recorded text.
+TMP_MARK, AGENTS_MARK = "$TMP", "$AGENTS"
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,8 @@ def run_caged(
 
 
 def scrub(text: str, scratch: Path) -> str:
-    """Replace this run's temporary folder in `text` by a stable placeholder."""
-    return text.replace(str(scratch), TMP_MARK)
+    """Replace this run's temporary folder and the install folder in `text` by placeholders."""
+    return text.replace(str(scratch), TMP_MARK).replace(str(agents_dir()), AGENTS_MARK)
 
 
 def make_scratch(root: Path) -> tuple[Path, Path]:
