@@ -161,3 +161,37 @@ def test_preset_reads_the_usage_its_fake_prints(
     assert (scratch / "work/src/shop/cart.py").read_text() == "TOTAL = 0\n"
     assert usage.get("cost_usd") == (0.37 if name in REPORTS_COST else None)
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+
+
+DESIGN_WITH_BLOCKS = (
+    "Totals a cart.\n\n"
+    "```python file=src/shop/cart.py\nTOTAL = 'first try'\n```\n\n"
+    "```python file=src/shop/cart.py when=feedback\nTOTAL = 'fixed'\n```\n\n"
+    "```python file=src/shop/other.py\nOUT_OF_SCOPE = True\n```\n"
+)
+PYTEST_FAILURE = (
+    "F                                                                        [100%]\n"
+    "FAILED tests/shop/test_cart.py::test_total - AssertionError: assert 'first try' == 5\n"
+    "1 failed in 0.02s\n"
+)
+
+
+@pytest.mark.parametrize(("feedback", "expected"), [("", "first try"), (PYTEST_FAILURE, "fixed")])
+def test_fake_follows_the_builtin_prompt(feedback: str, expected: str, scratch: Path) -> None:
+    prompt = pytest.importorskip("action.prompt", reason="action.prompt (h-agents) is missing")
+    values = prompt.prompt_values(
+        context="shop", description="A shop.", component="cart",
+        design="docs/design/shop/cart.md", design_text=DESIGN_WITH_BLOCKS,
+        implementation="src/shop/cart.py", test="tests/shop/test_cart.py",
+        allowed=["src/shop/cart.py", "tests/shop/test_cart.py"],
+        test_command="python -m pytest -q tests/shop/test_cart.py",
+        attempt=2 if feedback else 1, attempts=3, feedback=feedback,
+    )
+    env = fake_agent_env(scratch, ANTHROPIC_API_KEY="fake-key")
+    run_fake("claude", ["-p", "--permission-mode", "acceptEdits"], cwd=scratch / "work",
+             env=env, stdin=prompt.render_builtin(values))
+    [call] = read_agent_log(scratch)
+    assert (scratch / "work/src/shop/cart.py").read_text() == f"TOTAL = {expected!r}\n"
+    assert call["refused"] == {"src/shop/other.py": "the prompt does not list it as a file "
+                                                    "to write or change"}
+    assert call["feedback"] is bool(feedback)
