@@ -1,6 +1,6 @@
 """Run the fake agent CLIs of tests/fakes/agents/ (README.md there) and read their log.
 
-    env = fake_agent_env(tmp_path, ANTHROPIC_API_KEY="sk-test")   # fakes first on PATH
+    env = fake_agent_env(tmp_path, ANTHROPIC_API_KEY="fake-key")   # fakes first on PATH
     run_fake("claude", ["-p", "--output-format", "json"], cwd=checkout, env=env, stdin=prompt)
     [call] = read_agent_log(tmp_path)
 """

@@ -361,3 +361,20 @@ def test_claude_over_its_budget_cap_writes_nothing_and_says_so(checkout: Path) -
     assert result.returncode == 1
     assert json.loads(result.stdout)["subtype"] == "error_max_budget_usd"
     assert not (checkout / CART).exists()
+
+
+def test_fake_waits_for_the_marker_file_before_it_exits(checkout: Path) -> None:
+    marker = checkout.parent / "release"
+    env = fake_agent_env(checkout.parent, **SIGNED_IN["claude"],
+                         CCS_FAKE_AGENT_WAIT_FOR=str(marker))
+    agent = subprocess.Popen([str(FAKE_AGENTS_DIR / "claude"), "-p", "hi"], cwd=checkout,
+                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        first_line = agent.stdout.readline()  # printed before it starts waiting
+        assert first_line == "Wrote nothing.\n" and agent.poll() is None
+        marker.touch()
+        assert agent.wait(timeout=30) == 0
+    finally:
+        agent.kill()
+        agent.communicate()
