@@ -3,7 +3,8 @@
 The real CLIs come from `.ci/install-agents` (CCS_REAL_AGENTS_DIR); they run caged
 (tests/fakes/real_agents.py: no key, a temporary HOME, no network, a timeout), so each stops
 at its sign-in — or, for codex, keeps retrying the network until killed. A usage error
-would stop it earlier. The fakes must accept the same argv, so fakes and real parsers agree.
+would stop it earlier. The fakes must accept the same argv, so fakes and real parsers agree,
+and each preset must read the usage its fake prints and follow the built-in prompt.
 """
 
 from __future__ import annotations
