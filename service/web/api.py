@@ -11,6 +11,7 @@ from service.auth.api_token import check_bearer
 from service.domain.commands import StartSession
 from service.domain.progress import cancel_refusal, retry_refusal
 from service.domain.states import SessionStatus
+from service.web.bodies import parse_json
 from service.web.errors import ApiError
 from service.web.shapes import decode_cursor, encode_cursor, session_json, session_summary
 from service.web.state import enqueue, require_api_token, services, verify_oidc
@@ -24,7 +25,7 @@ START_FIELDS = {"repository": str, "context": str, "components": list, "base": s
 @bp.post("/sessions")
 def create_session():
     """Record a session (201) and queue its Initialize step."""
-    body = _start_body(request.get_json(silent=True))
+    body = _start_body(parse_json(request.get_data(cache=True)) if request.data else None)
     _authorize_start(body["repository"])
     s = services()
     command = StartSession(repository=body["repository"], context=body["context"],

@@ -12,6 +12,7 @@ from service.auth.oidc import OidcClaims, check_binding
 from service.domain.progress import NextStep
 from service.domain.wire import ChildResult, InvalidResult, parse_result
 from service.orchestrator.results import record_result
+from service.web.bodies import parse_json
 from service.web.errors import ApiError
 from service.web.state import metrics, record_token_id, services, verify_oidc
 
@@ -64,7 +65,7 @@ def _checked(store: Store, child_id: str,
     if claims is not None:
         check_binding(claims, session.repository, child.run_id)
     try:
-        result = parse_result(request.get_json(silent=True))
+        result = parse_result(parse_json(request.get_data(cache=True), "the result"))
     except InvalidResult as error:
         raise ApiError(400, "bad_result", str(error)) from None
     return child, session, result

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify, request
 
 from service.domain.events import Ignored
+from service.web.bodies import parse_json
 from service.web.errors import ApiError
 from service.web.github_events import parse_event
 from service.web.signature import verify_signature
@@ -46,11 +45,7 @@ def github_webhook():
 
 
 def _payload(body: bytes) -> dict:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ApiError(400, "bad_json", "the body is not JSON; set the webhook content type "
-                       "to application/json") from None
+    payload = parse_json(body, "the body (set the webhook content type to application/json)")
     return payload if isinstance(payload, dict) else {}
 
 

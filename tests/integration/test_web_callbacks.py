@@ -185,3 +185,29 @@ def test_queries_per_callback_do_not_grow_with_children(tmp_path: Path) -> None:
     large = statements_per_callback(tmp_path / "large", 100)
     assert small == large, (small, large)
     assert small <= 8
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    ('{"status": "failed", "tests": ' + "[" * 5000 + "]" * 5000 + "}", "too_deep"),
+    ('{"status": "failed", "tests": {"passed": ' + str(10**30) + "}}", "bad_result"),
+    ('{"status": "failed", "usage": {"cost_usd": 1e308}}', "bad_result"),
+    ("{not json", "bad_json"),
+])
+def test_deep_huge_or_broken_bodies_are_400_not_500(stage: ServiceStage, raw: str,
+                                                    code: str) -> None:
+    started(stage)
+    child_id, _ = body(stage, "isbn")
+    answer = stage.app.test_client().post(url(child_id), data=raw, headers={
+        **token(stage), "Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"]["code"] == code
+    assert stage.store.child(child_id).status == "dispatched"
+
+
+def test_a_body_run_id_never_replaces_the_dispatched_run(stage: ServiceStage) -> None:
+    started(stage)
+    child_id, result = body(stage, "isbn")
+    result["run_id"] = 999  # another run's id, sent by whoever holds a valid token
+    answer = stage.app.test_client().post(url(child_id), json=result, headers=token(stage))
+    assert answer.status_code == 202
+    assert stage.store.child(child_id).run_id == RUN_ID
