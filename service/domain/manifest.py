@@ -58,6 +58,14 @@ class Component:
 
 
 @dataclass(frozen=True)
+class SandboxSpec:
+    """The manifest's `sandbox` key (DESIGN §8): on unless `false`; extra writable folders."""
+
+    enabled: bool = True
+    writable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A parsed, validated manifest."""
 
@@ -73,6 +81,7 @@ class Manifest:
     draft_pull_request: bool
     push_pull_request: bool
     contexts: dict[str, ContextSpec]
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
 
     def job_config(self) -> JobConfig:
         """Return the `config` the child jobs receive."""
@@ -212,6 +221,7 @@ __all__ = [
     "InvalidName",
     "Manifest",
     "ManifestError",
+    "SandboxSpec",
     "check_distinct",
     "check_repo_path",
     "spawn_order",
