@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -45,7 +46,18 @@ def check(args: argparse.Namespace) -> int:
         }))
     else:
         _print_table(manifest, resolved)
+    print(_sandbox_line(manifest), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK
+
+
+def _sandbox_line(manifest: Manifest) -> str:
+    """Say whether local children would run sandboxed here, and why (DESIGN §8)."""
+    from service.adapters.local.sandbox import SandboxError, plan_sandbox
+
+    try:
+        return plan_sandbox(manifest.sandbox, os.environ).describe()
+    except SandboxError as error:
+        return f"sandbox: {error}"
 
 
 def _component_json(component: Component) -> dict[str, Any]:

@@ -52,6 +52,8 @@ def validate_children(orchestrator: Orchestrator, session: SessionRow) -> list[F
             tests=TestCounts(child.tests_passed, child.tests_failed, child.tests_errors,
                              child.tests_skipped),
             changed_files=tuple(changed),
+            symlinks=tuple(git.symlinks(child.commit, sorted(component.own_files | set(changed))))
+            if on_branch else (),
         )
         store.update_child(child.id, changed_files=changed)
         child_findings = validate_child(facts)
