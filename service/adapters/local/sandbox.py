@@ -93,10 +93,10 @@ def sandboxed(argv: list[str], plan: SandboxPlan, scratch: Path, home: Path) -> 
     """Return `argv` wrapped so that only `scratch` and the allowed folders are writable."""
     if not plan.enabled or plan.bwrap is None:
         return argv
-    # --die-with-parent: a killed `ccs run` takes its sandboxes with it. No --new-session:
-    # the executor already gave the sandbox a session of its own, and signals its group.
-    wrapped = [plan.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-               "--die-with-parent"]
+    # No --die-with-parent: bwrap dies at once on SIGTERM and would take the runner with it
+    # before it reports. No --new-session: the executor already gives the sandbox a session
+    # of its own (no terminal to inject into) and signals that whole group.
+    wrapped = [plan.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for folder in (scratch, *agent_state_dirs(home), *plan.writable):
         resolved = str(Path(folder).resolve())
         wrapped += ["--bind", resolved, resolved]
