@@ -285,7 +285,9 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     ran = tmp_path / "coder.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run", "shop", "--json"], cwd=repo,
-        env=environment({"E2E_SLOW_SECONDS": "60", "E2E_CODER_LOG": str(ran)}),
+        # The coder logs outside its checkout, which the sandbox (DESIGN §8) would refuse.
+        env=environment({"E2E_SLOW_SECONDS": "60", "E2E_CODER_LOG": str(ran),
+                         "CCS_SANDBOX": "0"}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     progress: list[str] = []
     reader = threading.Thread(target=lambda: progress.extend(process.stderr), daemon=True)
@@ -310,7 +312,8 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
         "fast": "succeeded", "slow": "cancelled"}
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
-    retried = ccs(repo, "retry", body["session"], "--json", env={"E2E_CODER_LOG": str(ran)})
+    retried = ccs(repo, "retry", body["session"], "--json",
+                  env={"E2E_CODER_LOG": str(ran), "CCS_SANDBOX": "0"})
     assert retried.returncode == 0, retried.stderr
     assert body_of(retried)["status"] == "complete"
     # The two children start in parallel, so only the counts are fixed: the retry re-ran
