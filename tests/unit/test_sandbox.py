@@ -77,6 +77,7 @@ def test_the_wrapped_argv_binds_only_scratch_agent_state_and_extra_folders(
     for name in (".claude", ".aider.tags.cache.v3", ".ssh"):
         (home / name).mkdir(parents=True)
     (home / ".codex").write_text("a file, not a folder")
+    (home / ".claude.json").write_text("{}")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     plan = plan_sandbox(SandboxSpec(writable=(str(tmp_path),)),
@@ -85,7 +86,8 @@ def test_the_wrapped_argv_binds_only_scratch_agent_state_and_extra_folders(
     assert argv[:8] == [plan.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     binds = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--bind"]
     assert binds == [str(scratch.resolve()), str((home / ".aider.tags.cache.v3").resolve()),
-                     str((home / ".claude").resolve()), str(tmp_path.resolve())]
+                     str((home / ".claude").resolve()),
+                     str((home / ".claude.json").resolve()), str(tmp_path.resolve())]
     assert argv[-3:] == ["--", "python", "-V"]
     off = plan_sandbox(SandboxSpec(enabled=False), {})
     assert sandboxed(["python", "-V"], off, scratch, home) == ["python", "-V"]

@@ -17,6 +17,8 @@ from service.domain.manifest import SandboxSpec
 # Folders the agent CLIs keep their sign-in and session state in (only those that exist).
 AGENT_STATE = (".claude", ".codex", ".gemini", ".openhands", ".cache", ".npm")
 AGENT_STATE_PREFIXES = (".aider",)
+# Claude Code keeps its settings in a file beside its folder.
+AGENT_STATE_FILES = (".claude.json",)
 READ_ONLY = "Read-only file system"
 WAYS_OUT = ("add the folder to `sandbox: {writable: [...]}` in the manifest, or turn the "
             "sandbox off with `sandbox: false` or CCS_SANDBOX=0")
@@ -79,14 +81,16 @@ def session_sandbox(repo: GitRepository, session: SessionRow,
 
 
 def agent_state_dirs(home: Path) -> list[Path]:
-    """Return the agent CLIs' state folders that exist under `home`."""
+    """Return the agent CLIs' state folders (and files) that exist under `home`."""
     try:
         names = sorted(os.listdir(home))
     except OSError:
         return []
-    return [home / name for name in names
-            if (name in AGENT_STATE or name.startswith(AGENT_STATE_PREFIXES))
-            and (home / name).is_dir()]
+    folders = [home / name for name in names
+               if (name in AGENT_STATE or name.startswith(AGENT_STATE_PREFIXES))
+               and (home / name).is_dir()]
+    return folders + [home / name for name in names
+                      if name in AGENT_STATE_FILES and (home / name).is_file()]
 
 
 def sandboxed(argv: list[str], plan: SandboxPlan, scratch: Path, home: Path) -> list[str]:
