@@ -8,19 +8,30 @@ import sys
 from pathlib import Path
 
 from action.commands import trap_signals
-from action.runner import Runner, run_component
-from action.spec import InputError, load_json, parse_component_entry, parse_config
+from action.reaper import become_subreaper
+from action.runner import Runner, run_component, run_verify
+from action.spec import (
+    InputError,
+    load_json,
+    parse_component_entry,
+    parse_config,
+    parse_verify_entry,
+)
 
 EXIT_BAD_INPUT = 2
 
 
 def command_run(args: argparse.Namespace) -> int:
-    """Run the child loop in a checkout and write the result JSON."""
+    """Run the child loop (or, with `verify`, the verify command) and write the result JSON."""
+    verify = args.command == "verify"
     try:
-        entry = parse_component_entry(load_json(args.entry, "entry"))
+        body = load_json(args.entry, "entry")
+        entry = parse_verify_entry(body) if verify else parse_component_entry(body)
         config = parse_config(load_json(args.config, "config"))
-        if config.coder is None or config.test is None:
+        if not verify and (config.coder is None or config.test is None):
             raise InputError("config: component mode needs both 'coder' and 'test' commands")
+        if verify and config.verify is None:
+            raise InputError("config: verify mode needs a 'verify' command")
         workdir = Path(args.workdir)
         if not (workdir / ".git").exists():
             raise InputError(f"--workdir {workdir}: not a git checkout")
@@ -29,8 +40,10 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     runner = Runner(session=args.session, workdir=workdir, echo=sys.stderr.buffer)
     trap_signals(runner.cancel)
+    become_subreaper()
     try:
-        result = run_component(entry, config, runner)
+        result = (run_verify(entry, config, runner) if verify
+                  else run_component(entry, config, runner))
     finally:
         runner.close()
     Path(args.result).write_text(json.dumps(result.to_json(), indent=2) + "\n",
@@ -57,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workdir", required=True, help="the checkout to work in")
     run.add_argument("--result", required=True, help="where to write the result JSON")
     run.set_defaults(handler=command_run)
+    verify = commands.add_parser("verify", help="run the verify command once in a checkout")
+    for flag, text in (("--entry", "verify entry: JSON or @file"),
+                       ("--config", "job config: JSON or @file"), ("--session", "session id"),
+                       ("--workdir", "the checkout to work in"),
+                       ("--result", "where to write the result JSON")):
+        verify.add_argument(flag, required=True, help=text)
+    verify.set_defaults(handler=command_run)
     job = commands.add_parser("job", help="run one matrix entry inside GitHub Actions")
     job.add_argument("--fallback", action="store_true",
                      help="only post a failed result (the final step, when the main one did not)")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from action.reaper import reap_descendants
+
 PLACEHOLDERS = ("context", "component", "design", "implementation", "test", "junit", "attempt",
                 "prompt")
 OUTPUT_CAP = 256 * 1024
@@ -189,6 +191,9 @@ def run_command(
         process.wait()
     kill_group(process, grace)
     process.wait()
+    # `setsid` and double-forked children left the group; as a subreaper the runner
+    # adopted them, so they are found and ended here (DESIGN §8: nothing outlives a job).
+    reap_descendants()
     for reader in readers:
         # A grandchild that left the group may still hold a pipe; do not wait on it forever.
         reader.join(timeout=1.0)

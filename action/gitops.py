@@ -10,6 +10,8 @@ from pathlib import Path
 
 FALLBACK_IDENTITY = ("ccs", "ccs@localhost")
 GIT_TIMEOUT = 600
+# The checkout's .git is the coder's to write: never let it choose commands for our git.
+SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 class GitError(RuntimeError):
@@ -22,7 +24,7 @@ def git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None,
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired:

@@ -20,6 +20,7 @@ from action.callback import (
     result_url,
 )
 from action.commands import trap_signals
+from action.reaper import become_subreaper
 from action.report import RunResult, empty_counts
 from action.runner import Runner, run_component, run_verify
 from action.spec import (
@@ -222,6 +223,7 @@ def main(fallback: bool = False) -> int:
     else:
         cancel = threading.Event()
         trap_signals(cancel)
+        become_subreaper()
         result = run_entry(env, cancel)
         report(env, result)
     body = {**result.to_json(), "run_id": env.run_id, "log_url": env.log_url}

@@ -160,6 +160,13 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
         start = gitops.head(runner.workdir)
         result.commit = start
         gitops.reset_branch(runner.workdir, entry.child_branch)
+        linked = linked_paths(runner.workdir, entry)
+        if linked:
+            # The coder would write through the link, outside the checkout (DESIGN §8).
+            result.message = (f"{', '.join(linked)} is a symbolic link in the repository; "
+                              "the coder was not run. Replace it with a regular file, then "
+                              "retry.")
+            return result
         result = _attempts(entry, config, runner, result)
         if gitops.commit_all(runner.workdir, f"ccs: implement {label}",
                              leave_out=scratch_patterns(config)):
@@ -174,6 +181,19 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
         result.message = _join(result.message, f"runner crashed: {type(error).__name__}: "
                                                f"{error}")
     return result
+
+
+def linked_paths(workdir: Path, entry: ComponentEntry) -> list[str]:
+    """Return the component's paths, or folders above them, that are symlinks in `workdir`."""
+    found = set()
+    for path in (entry.design, entry.implementation, entry.test, *entry.allow):
+        parts = path.split("/")
+        for end in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:end])
+            if (workdir / prefix).is_symlink():
+                found.add(prefix)
+                break
+    return sorted(found)
 
 
 def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,

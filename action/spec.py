@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -210,6 +211,22 @@ def parse_config(body: Any) -> RunConfig:
     )
 
 
+def check_entry_path(path: str, what: str) -> str:
+    """Return `path` if it is a safe repository-relative file path, else raise InputError."""
+    # The same rule as the service's manifest paths (service/domain/manifest.py): a
+    # forged or stale entry must not aim the coder at .git or outside the checkout.
+    normal = posixpath.normpath(path)
+    parts = normal.split("/")
+    if (path.startswith("/") or "\\" in path or any(ord(ch) < 32 for ch in path)
+            or normal != path or ".." in parts):
+        raise InputError(f"{what}: {path!r} must be a normalised relative path inside the "
+                         "repository, such as src/accounts/user.py")
+    if any(part.split(":", 1)[0].rstrip(". ").lower() in (".git", "git~1") for part in parts):
+        raise InputError(f"{what}: {path!r} is inside .git/; a component's files must be "
+                         "ordinary repository files")
+    return path
+
+
 def parse_component_entry(body: Any) -> ComponentEntry:
     """Return the typed component entry, or raise InputError naming the bad field."""
     if not isinstance(body, dict):
@@ -222,6 +239,10 @@ def parse_component_entry(body: Any) -> ComponentEntry:
     allow = body.get("allow") or []
     if not isinstance(allow, list) or not all(isinstance(path, str) for path in allow):
         raise InputError("entry: 'allow' must be a list of paths")
+    for key in ENTRY_FILES:
+        check_entry_path(fields[key], f"entry: {key!r}")
+    for path in allow:
+        check_entry_path(path, "entry: 'allow'")
     description = body.get("description") or ""
     if not isinstance(description, str):
         raise InputError("entry: 'description' must be a string")

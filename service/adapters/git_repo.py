@@ -5,23 +5,31 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import git as gitpython
 from git.exc import GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathError
 
-from service.adapters.file_lock import file_lock
 from service.domain.names import is_own_ref
 from service.orchestrator.ports import GitError, MergeOutcome
 
 __all__ = ["GitError", "GitRepository", "MergeOutcome", "NotARepository", "require_git"]
 
 ZERO_SHA = "0" * 40
+SYMLINK_MODE = "120000"
+# Every git ccs runs: no hooks and no fsmonitor command, whatever a repository's config says,
+# so nothing a coder planted in a .git it could reach ever runs as ccs (DESIGN §8).
+SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 class NotARepository(GitError):
     """The path is not a git repository."""
+
+
+def _path_and_parents(path: str) -> list[str]:
+    """Return `a`, `a/b`, `a/b/c` for `a/b/c`: a link at any of them redirects the file."""
+    parts = [part for part in path.split("/") if part]
+    return ["/".join(parts[: end]) for end in range(1, len(parts) + 1)]
 
 
 def require_git() -> str:
@@ -46,9 +54,6 @@ class GitRepository:
         self.git_dir = Path(self.repo.git_dir)
         self._redact = tuple(r for r in redact if r)
         self._identity: list[str] | None = None
-        # Concurrent `git worktree add`/`remove` in one repository race inside git (2.39:
-        # "failed to read .git/worktrees/<name>/commondir", "index.lock: File exists" when two
-        # adds pick the same admin name), so this object's worktree changes take turns.
 
     # Low-level ---------------------------------------------------------------------
 
@@ -57,7 +62,7 @@ class GitRepository:
         """Run `git args…` and return (status, stdout, stderr); raise GitError otherwise."""
         try:
             status, out, err = self.repo.git.execute(
-                ["git", *args], with_extended_output=True, with_exceptions=False,
+                ["git", *SAFE_CONFIG, *args], with_extended_output=True, with_exceptions=False,
                 env=env, strip_newline_in_stdout=False,
             )
         except GitCommandNotFound:
@@ -121,7 +126,7 @@ class GitRepository:
         request = "".join(f"{commit}:{p}\n" for p in paths)
         # One batch process answers for every path; GitPython has no stdin-text helper.
         done = subprocess.run(
-            ["git", "cat-file", "--batch-check=%(objecttype) %(objectsize)"],
+            ["git", *SAFE_CONFIG, "cat-file", "--batch-check=%(objecttype) %(objectsize)"],
             cwd=self.git_dir, input=request, capture_output=True, text=True, check=False,
         )
         sizes: dict[str, int | None] = {}
@@ -131,6 +136,20 @@ class GitRepository:
         for path in paths:
             sizes.setdefault(path, None)
         return sizes
+
+    def symlinks(self, commit: str, paths: list[str]) -> list[str]:
+        """Return which of `paths`, or of the folders above them, are symlinks at `commit`."""
+        wanted = {prefix for path in paths for prefix in _path_and_parents(path)}
+        if not wanted:
+            return []
+        _, out, _ = self.run("--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit,
+                             "--", *sorted(wanted))
+        found = []
+        for record in out.split("\0"):
+            info, _, path = record.partition("\t")
+            if info.startswith(SYMLINK_MODE + " ") and path in wanted:
+                found.append(path)
+        return sorted(found)
 
     def changed_files(self, base: str, commit: str) -> list[str]:
         """Return the paths that differ between two commits (renames as delete + add)."""
@@ -195,23 +214,29 @@ class GitRepository:
         if refspecs:
             self.run("fetch", "--quiet", "--no-tags", remote, *refspecs, env=env)
 
-    def _worktree_lock(self) -> AbstractContextManager[None]:
-        # git 2.39 fails when two worktree changes of one repository overlap (index.lock,
-        # half-written .git/worktrees/*), also from two ccs processes: take turns.
-        return file_lock(self.git_dir / "ccs-worktrees.lock")
+    def add_checkout(self, path: Path, sha: str) -> None:
+        """Clone this repository into `path` with a .git of its own and check `sha` out there.
 
-    def add_worktree(self, path: Path, sha: str) -> None:
-        """Check `sha` out, detached, in a new worktree at `path`."""
-        with self._worktree_lock():
-            self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
+        The clone borrows this repository's objects (`--shared`) but has its own config,
+        hooks and refs: whatever a child plants in it stays there (DESIGN §8).
+        """
+        self.run("clone", "--quiet", "--shared", "--no-checkout", "--template=",
+                 "--", str(self.git_dir), str(path))
+        clone = GitRepository(path)
+        clone.run("checkout", "--quiet", "--detach", sha)
 
-    def remove_worktree(self, path: Path) -> None:
-        """Remove a worktree and forget it, even if the child left it dirty."""
-        with self._worktree_lock():
-            status, _, _ = self.run("worktree", "remove", "--force", str(path), ok=(0, 128))
-            if path.exists():
-                shutil.rmtree(path, ignore_errors=True)
-            # A clean remove leaves nothing to prune; pruning after every child was a third
-            # of the git time spent holding the worktree lock.
-            if status != 0:
-                self.run("worktree", "prune", ok=(0, 128))
+    def fetch_child(self, checkout: Path, sha: str, branch: str) -> None:
+        """Copy commit `sha` from a child's checkout onto one of ccs's own branches here."""
+        if not is_own_ref(branch):
+            raise GitError(f"refusing to write {branch!r}: ccs writes only ccs/ and ccs- branches")
+        if len(sha) != 40 or any(ch not in "0123456789abcdef" for ch in sha):
+            raise GitError(f"the child reported {sha!r}, which is not a commit sha")
+        # SAFE_CONFIG travels to the upload-pack run in the child's repository through
+        # GIT_CONFIG_PARAMETERS, so its own config cannot switch hooks back on either.
+        self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                 "--no-auto-maintenance", "--", str(checkout), f"+{sha}:refs/heads/{branch}")
+
+    @staticmethod
+    def remove_checkout(path: Path) -> None:
+        """Delete a child's checkout, even if the child left it dirty."""
+        shutil.rmtree(path, ignore_errors=True)

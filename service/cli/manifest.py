@@ -51,6 +51,7 @@ def check(args: argparse.Namespace) -> int:
         _print_table(manifest, resolved)
     for warning in program_warnings(manifest, repo) + template_warnings(manifest, repo):
         print(f"ccs check: warning: {warning}", file=sys.stderr)
+    print(_sandbox_line(manifest), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK
 
 
@@ -94,6 +95,16 @@ def template_warnings(manifest: Manifest, repo: Path) -> list[str]:
     return [f"coder.prompt: {manifest.coder.prompt} uses ${{{name}}}, which is not a template "
             f"name (left as written); the names are: {', '.join(TEMPLATE_NAMES)}"
             for name in unknown]
+
+
+def _sandbox_line(manifest: Manifest) -> str:
+    """Say whether local children would run sandboxed here, and why (DESIGN §8)."""
+    from service.adapters.local.sandbox import SandboxError, plan_sandbox
+
+    try:
+        return plan_sandbox(manifest.sandbox, os.environ).describe()
+    except SandboxError as error:
+        return f"sandbox: {error}"
 
 
 def _component_json(component: Component) -> dict[str, Any]:

@@ -59,6 +59,14 @@ class Component:
 
 
 @dataclass(frozen=True)
+class SandboxSpec:
+    """The manifest's `sandbox` key (DESIGN §8): on unless `false`; extra writable folders."""
+
+    enabled: bool = True
+    writable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A parsed, validated manifest."""
 
@@ -75,6 +83,7 @@ class Manifest:
     push_pull_request: bool
     contexts: dict[str, ContextSpec]
     budget: Budget | None = None
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
 
     def job_config(self) -> JobConfig:
         """Return the `config` the child jobs receive."""
@@ -167,13 +176,22 @@ def _path_problem(path: str) -> str | None:
     # "fixed" into a suggestion that leaves the repository.
     if normal == "." or normal.startswith("../") or normal == "..":
         return "it leaves the repository"
-    if normal == ".git" or normal.startswith(".git/"):
-        return "it is inside .git/"
+    if any(is_git_dir_name(part) for part in normal.split("/")):
+        return "it is inside .git/ (a folder named .git, in any case)"
     if normal != path.rstrip("/") and normal != path:
         return f"it is not normalised (write {normal!r})"
     if path.endswith("/"):
         return "it names a directory, not a file"
     return None
+
+
+def is_git_dir_name(part: str) -> bool:
+    """Return True for a path component git or a filesystem may take for `.git`."""
+    # Case-insensitive filesystems (macOS, Windows), Windows' dropping of trailing dots and
+    # spaces, NTFS streams and 8.3 names make `.GIT`, `.git.`, `.git::$DATA` and `GIT~1`
+    # the same folder as `.git` (git's own core.protectNTFS list).
+    name = part.split(":", 1)[0].rstrip(". ").lower()
+    return name in (".git", "git~1")
 
 
 def check_distinct(components: list[Component], source: str) -> None:
@@ -205,6 +223,7 @@ __all__ = [
     "InvalidName",
     "Manifest",
     "ManifestError",
+    "SandboxSpec",
     "check_distinct",
     "check_repo_path",
     "spawn_order",

@@ -20,6 +20,7 @@ class ChildFacts:
     file_sizes: dict[str, int | None]
     tests: TestCounts
     changed_files: tuple[str, ...]
+    symlinks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ def validate_child(facts: ChildFacts) -> list[Finding]:
         return [finding("commit", "its result names a commit that is not on its child branch; "
                         "retry to run it again.")]
     findings = []
+    if facts.symlinks:
+        # A link makes the merged tree write or read outside the repository (DESIGN §8).
+        findings.append(finding("symlink", f"{', '.join(sorted(facts.symlinks))} is a symbolic "
+                                f"link at {facts.commit[:12]}; component files and changes "
+                                "must be regular files."))
     for kind in ("implementation", "test"):
         path = getattr(facts.component, kind)
         size = facts.file_sizes.get(path)

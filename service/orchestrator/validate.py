@@ -77,6 +77,9 @@ def child_facts(git: Git, child: ChildRecord) -> ChildFacts:
         tests=TestCounts(child.tests_passed, child.tests_failed, child.tests_errors,
                          child.tests_skipped),
         changed_files=tuple(changed),
+        # A link at a component's path, or among its changes, could write outside the repo.
+        symlinks=tuple(git.symlinks(child.commit, sorted(component.own_files | set(changed))))
+        if on_branch else (),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,34 +13,15 @@ from pathlib import Path
 import pytest
 
 from service.cli.demo import prepare
+from tests.fakes.cli import body_of, ccs, children, environment
 from tests.fakes.local import git
 
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parents[2]
 CATALOG = ["isbn", "money", "inventory", "pricing"]
 ALWAYS_FAIL = "<!-- ccs-example: always-fail -->"
 SESSION_KEYS = {"session", "status", "branch", "children", "message"}
 CHILD_KEYS = {"component", "status", "attempts", "message"}
-
-
-def ccs(repo: Path, *args: str, env: dict | None = None,
-        timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run `python -m service.cli ARGS` in `repo` and return the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args], cwd=repo, env=environment(env),
-        capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def environment(extra: dict | None = None) -> dict:
-    return {**os.environ, "PYTHONPATH": str(PROJECT), **(extra or {})}
-
-
-def body_of(done: subprocess.CompletedProcess[str]) -> dict:
-    """Return the one JSON object stdout holds (json.loads refuses anything more)."""
-    body = json.loads(done.stdout)
-    assert isinstance(body, dict)
-    return body
 
 
 def assert_session_shape(body: dict) -> None:
@@ -50,10 +30,6 @@ def assert_session_shape(body: dict) -> None:
     for child in body["children"]:
         assert set(child) >= CHILD_KEYS, child
         assert isinstance(child["attempts"], int)
-
-
-def children(body: dict) -> dict[str, dict]:
-    return {c["component"]: c for c in body["children"]}
 
 
 def own_branches(repo: Path) -> list[str]:
@@ -285,7 +261,9 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     ran = tmp_path / "coder.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run", "shop", "--json"], cwd=repo,
-        env=environment({"E2E_SLOW_SECONDS": "60", "E2E_CODER_LOG": str(ran)}),
+        # The coder logs outside its checkout, which the sandbox (DESIGN §8) would refuse.
+        env=environment({"E2E_SLOW_SECONDS": "60", "E2E_CODER_LOG": str(ran),
+                         "CCS_SANDBOX": "0"}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     progress: list[str] = []
     reader = threading.Thread(target=lambda: progress.extend(process.stderr), daemon=True)
@@ -310,7 +288,8 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
         "fast": "succeeded", "slow": "cancelled"}
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
-    retried = ccs(repo, "retry", body["session"], "--json", env={"E2E_CODER_LOG": str(ran)})
+    retried = ccs(repo, "retry", body["session"], "--json",
+                  env={"E2E_CODER_LOG": str(ran), "CCS_SANDBOX": "0"})
     assert retried.returncode == 0, retried.stderr
     assert body_of(retried)["status"] == "complete"
     # The two children start in parallel, so only the counts are fixed: the retry re-ran

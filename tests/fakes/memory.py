@@ -333,6 +333,10 @@ class MemoryGit:
         old, new = (self.trees[self.commits[c].tree] for c in (base, commit))
         return sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
 
+    def symlinks(self, commit: str, paths: list[str]) -> list[str]:
+        """Return the paths that are symlinks (memory trees hold only regular files)."""
+        return []
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Return True when `ancestor` is reachable from `descendant`."""
         return ancestor in self._ancestors(descendant)

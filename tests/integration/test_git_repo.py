@@ -150,22 +150,65 @@ def test_push_to_a_bare_remote_and_only_ccs_branches(repo: GitRepository,
     repo.fetch("origin", [f"{ref}:refs/remotes/origin/x"])
 
 
-def test_worktree_add_and_remove_leave_no_trace(repo: GitRepository, tmp_path: Path) -> None:
+def test_a_checkout_has_its_own_git_and_only_the_child_commit_comes_back(
+        repo: GitRepository, tmp_path: Path) -> None:
     base = head(repo)
-    worktree = tmp_path / "scratch" / "checkout"
-    repo.add_worktree(worktree, base)
-    assert (worktree / "README.md").read_text() == "hello\n"
-    assert len(git(repo.path, "worktree", "list").splitlines()) == 2
-    (worktree / "dirty.txt").write_text("left behind by a child")
-    (worktree / "README.md").write_text("edited\n")
-    repo.remove_worktree(worktree)
-    assert not worktree.exists()
+    checkout = tmp_path / "scratch" / "checkout"
+    repo.add_checkout(checkout, base)
+    assert (checkout / "README.md").read_text() == "hello\n"
+    assert (checkout / ".git").is_dir()
+    assert git(checkout, "rev-parse", "--git-common-dir") == ".git"
+    # What a coder plants in its checkout's .git: a hook, config, a branch of its own.
+    (checkout / ".git" / "hooks").mkdir(exist_ok=True)
+    (checkout / ".git" / "hooks" / "post-commit").write_text("#!/bin/sh\necho hi\n")
+    git(checkout, "config", "core.fsmonitor", "touch fsmonitor-ran")
+    git(checkout, "checkout", "--quiet", "-b", "feature")
+    (checkout / "src" / "shared.py").write_text("A = 2\n")
+    git(checkout, "-c", "user.name=c", "-c", "user.email=c@x", "-c", "core.hooksPath=/dev/null",
+        "-c", "core.fsmonitor=false", "commit", "--quiet", "-am", "child")
+    sha = git(checkout, "rev-parse", "HEAD")
+    repo.fetch_child(checkout, sha, "ccs-child/s/x")
+    assert repo.branch_sha("ccs-child/s/x") == sha
+    assert repo.branch_sha("feature") is None
+    assert not (repo.git_dir / "hooks" / "post-commit").exists()
+    assert "fsmonitor" not in (repo.git_dir / "config").read_text()
+    assert not (repo.git_dir / "FETCH_HEAD").exists()
+    with pytest.raises(GitError, match="ccs writes only"):
+        repo.fetch_child(checkout, sha, "main")
+    repo.remove_checkout(checkout)
+    assert not checkout.exists()
     assert len(git(repo.path, "worktree", "list").splitlines()) == 1
-    assert not (repo.git_dir / "worktrees").exists() or not any(
-        (repo.git_dir / "worktrees").iterdir())
     assert repo.current_branch() == "main" and head(repo) == base
-    assert git(repo.path, "status", "--porcelain") == ""
-    repo.remove_worktree(worktree)  # twice: harmless
+
+
+def test_planted_hooks_and_fsmonitor_never_run_as_ccs(repo: GitRepository,
+                                                       tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    hook = f"#!/bin/sh\necho $0 >> {marker}\n"
+    hooks = repo.git_dir / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in ("reference-transaction", "post-checkout", "post-commit"):
+        (hooks / name).write_text(hook)
+        (hooks / name).chmod(0o755)
+    git(repo.path, "config", "core.fsmonitor", str(hooks / "post-commit"))
+    base = head(repo)
+    repo.set_branch("ccs/x-1", base, expected_old=None)
+    repo.commit_tree(git(repo.path, "rev-parse", "HEAD^{tree}"), [base], "by ccs")
+    repo.has_uncommitted_changes()
+    repo.add_checkout(tmp_path / "checkout", base)
+    assert not marker.exists()
+
+
+def test_symlinks_names_linked_paths_and_linked_folders(repo: GitRepository) -> None:
+    (repo.path / "src" / "link.py").symlink_to("/etc/passwd")
+    (repo.path / "lib").symlink_to("/etc")
+    git(repo.path, "add", "-A")
+    git(repo.path, "commit", "--quiet", "-m", "links")
+    sha = head(repo)
+    assert repo.symlinks(sha, ["src/link.py", "src/shared.py", "lib/passwd", "missing/x.py",
+                               "README.md"]) == ["lib", "src/link.py"]
+    assert repo.symlinks(sha, []) == []
+    assert repo.symlinks(sha, ["src/*"]) == []  # pathspecs are literal
 
 
 def test_commit_tree_gives_ccs_an_identity_when_there_is_none(repo: GitRepository,

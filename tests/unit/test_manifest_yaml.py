@@ -234,6 +234,12 @@ def test_duplicate_component_names() -> None:
         ("../outside.py", "it leaves the repository"),
         ("src/../../outside.py", "it leaves the repository"),
         (".git/hooks/pre-commit", "it is inside .git/"),
+        (".GIT/hooks/x", "it is inside .git/"),
+        ("src/.git/x", "it is inside .git/"),
+        ("src/.Git./config", "it is inside .git/"),
+        ("src/.git /config", "it is inside .git/"),
+        (".git::$INDEX_ALLOCATION/hooks/x", "it is inside .git/"),
+        ("GIT~1/hooks/x", "it is inside .git/"),
         ("src//x.py", "it is not normalised (write 'src/x.py')"),
         ("./src/x.py", "it is not normalised (write 'src/x.py')"),
         ("src\\\\x.py", "backslash"),
@@ -247,6 +253,13 @@ def test_unsafe_override_paths(path: str, problem: str) -> None:
         ".github/ccs.yml:13: contexts.accounts.components[1].paths.implementation: unsafe path"
     )
     assert problem in message
+
+
+@pytest.mark.parametrize("path", [".github/x.py", "src/.gitignore", "src/git/x.py",
+                                  "src/.git_helpers.py", "docs/.gitkeep"])
+def test_names_that_only_look_like_git_are_allowed(path: str) -> None:
+    text = BASE + f'        paths: {{implementation: "{path}"}}\n'
+    assert parse_manifest(text).components("accounts")
 
 
 def test_unsafe_template_points_at_the_template_line() -> None:

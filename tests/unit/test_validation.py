@@ -133,3 +133,9 @@ def test_attention_message_names_each_component_and_what_to_do() -> None:
         "- isbn: changed files outside its own: x.\n"
         "- pricing: test file t.py is empty.\n"
         "Then run `ccs retry abc`.")
+
+
+def test_a_symlink_among_its_files_is_a_finding_naming_it() -> None:
+    message = only_message(replace(GOOD, symlinks=(ISBN.implementation,)))
+    assert message.startswith("isbn: src/catalog/isbn.py is a symbolic link at 0123456789ab")
+    assert rules(replace(GOOD, symlinks=("src", "src/catalog/x.py"))) == ["symlink"]

@@ -1,11 +1,11 @@
-"""The local executor: each child runs the action/ runner as a process in its own worktree."""
+"""The local executor: each child runs the action/ runner as a process in its own checkout."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,11 +13,24 @@ import threading
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from dataclasses import replace
 from pathlib import Path
 
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError, GitRepository
+from service.adapters.local.launch import (
+    RunnerExit,
+    run_runner,
+    stop_group,
+    with_temp_dir,
+)
+from service.adapters.local.sandbox import (
+    SandboxPlan,
+    refused_write_message,
+    sandboxed,
+    session_sandbox,
+)
 from service.domain.states import ChildMoves
 from service.domain.wire import (
     ChildResult,
@@ -53,6 +66,7 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._sink: ResultSink | None = None
+        self._plans: dict[tuple[str, str], SandboxPlan] = {}
 
     def bind(self, sink: ResultSink) -> None:
         """Set where finished children's results go (the orchestrator's record_result)."""
@@ -80,13 +94,14 @@ class LocalExecutor:
         self._stopping.set()
         with self._lock:
             processes = [self._processes[c.id] for c in children if c.id in self._processes]
-        for process in processes:
-            _signal_group(process, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(KILL_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+        # The runners report on SIGTERM; a sandbox's bwrap ends at once, its runner later,
+        # so wait for the whole group rather than for the process we started.
+        stoppers = [threading.Thread(target=stop_group, args=(p.pid, KILL_GRACE_SECONDS))
+                    for p in processes]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every queued child has finished; return False on timeout."""
@@ -125,26 +140,26 @@ class LocalExecutor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{child.component}.log"
         scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-{child.component}-"))
-        worktree = scratch / "checkout"
+        checkout = scratch / "checkout"
         result_file = scratch / "result.json"
         try:
-            self.repo.add_worktree(worktree, session.base_sha)
+            plan = self._sandbox(session)
+            # A checkout with a .git of its own: nothing the coder plants there reaches
+            # the user's repository or runs as ccs (DESIGN §8).
+            self.repo.add_checkout(checkout, session.base_sha)
             self.store.apply(ChildMoves.START, child.id)
             if self._stopping.is_set():
                 return failed_result(child, "cancelled before it started")
-            with open(log_path, "ab") as log:
-                process = subprocess.Popen(
-                    runner_command(session, child, config, worktree, result_file),
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=child_environment(), start_new_session=True,
-                )
-                with self._lock:
-                    self._processes[child.id] = process
-                process.wait()
+            argv = sandboxed(runner_command(session, child, config, checkout, result_file),
+                             plan, scratch, Path(os.environ.get("HOME") or Path.home()))
+            ended = run_runner(argv, env=with_temp_dir(child_environment(), scratch),
+                               log_path=log_path,
+                               started=lambda process: self._started(child, process))
             if not result_file.exists():
-                return failed_result(child, f"the runner exited {process.returncode} without a "
+                return failed_result(child, f"the runner exited {ended.returncode} without a "
                                      f"result; see {log_path}")
-            return parse_result(json.loads(result_file.read_text(encoding="utf-8")))
+            result = parse_result(json.loads(result_file.read_text(encoding="utf-8")))
+            return self._bring_back(child, checkout, result, ended, log_path)
         except (OSError, ValueError, InvalidResult, GitError) as error:
             # A child that cannot start must still rest (failed), or the session never
             # reaches Validate.
@@ -152,11 +167,28 @@ class LocalExecutor:
         finally:
             with self._lock:
                 self._processes.pop(child.id, None)
-            self.repo.remove_worktree(worktree)
-            for leftover in (result_file,):
-                leftover.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                scratch.rmdir()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _started(self, child: ChildRow, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._processes[child.id] = process
+
+    def _sandbox(self, session: SessionRow) -> SandboxPlan:
+        """Return the session's sandbox plan, read once from the manifest at its base."""
+        key = (session.base_sha, session.manifest_path)
+        if key not in self._plans:
+            self._plans[key] = session_sandbox(self.repo, session, os.environ)
+        return self._plans[key]
+
+    def _bring_back(self, child: ChildRow, checkout: Path, result: ChildResult,
+                    ended: RunnerExit, log_path: Path) -> ChildResult:
+        """Fetch the child's commit onto its branch here; say so if the sandbox refused a write."""
+        if result.commit:
+            self.repo.fetch_child(checkout, result.commit, child.branch)
+        if ended.refused and not result.succeeded:
+            message = f"{result.message}; {refused_write_message(ended.refused)}; see {log_path}"
+            result = replace(result, message=message)
+        return result
 
 
 def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, worktree: Path,
@@ -183,6 +215,3 @@ def failed_result(child: ChildRow, message: str) -> ChildResult:
                        tests=TestCounts(), message=f"{child.component}: {message}")
 
 
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)

@@ -1,21 +1,25 @@
-"""The local verifier: run the manifest's verify command on the merged tree in a worktree."""
+"""The local verifier: run the manifest's verify command on the merged tree, sealed off."""
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
+import os
+import shutil
+import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from action.runner import Runner, run_verify
-from action.spec import VerifyEntry, parse_config
 from service.adapters.db.models import ChildRow, SessionRow
-from service.adapters.git_repo import GitRepository
-from service.domain.wire import ChildResult, JobConfig, parse_result
+from service.adapters.git_repo import GitError, GitRepository
+from service.adapters.local.executor import RUNNER_BOOTSTRAP, child_environment
+from service.adapters.local.launch import run_runner, with_temp_dir
+from service.adapters.local.sandbox import refused_write_message, sandboxed, session_sandbox
+from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
 
 
 class LocalVerifier:
-    """Runs verify synchronously through the same runner code the Actions job uses."""
+    """Runs verify through the same runner (a process, in its own checkout and sandbox)."""
 
     def __init__(self, repo: GitRepository, log_dir: Path) -> None:
         self.repo = repo
@@ -23,22 +27,36 @@ class LocalVerifier:
 
     def verify(self, session: SessionRow, commit: str, config: JobConfig,
                row: ChildRow) -> ChildResult:
-        """Check the merged commit out in a worktree, run verify there, return the result."""
+        """Check the merged commit out in a fresh clone, run verify there, return the result."""
         scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-verify-"))
-        worktree = scratch / "checkout"
+        checkout, result_file = scratch / "checkout", scratch / "result.json"
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        output = io.BytesIO()
-        runner = None
+        log_path = self.log_dir / "verify.log"
         try:
-            self.repo.add_worktree(worktree, commit)
-            runner = Runner(session=session.id, workdir=worktree, echo=output)
-            result = run_verify(VerifyEntry(child=row.id, ref=commit),
-                                parse_config(config.to_json()), runner)
-            return parse_result(result.to_json())
+            plan = session_sandbox(self.repo, session, os.environ)
+            self.repo.add_checkout(checkout, commit)
+            argv = [sys.executable, "-c", RUNNER_BOOTSTRAP, "verify",
+                    "--entry", json.dumps({"child": row.id, "ref": commit}),
+                    "--config", json.dumps(config.to_json()), "--session", session.id,
+                    "--workdir", str(checkout), "--result", str(result_file)]
+            home = Path(os.environ.get("HOME") or Path.home())
+            ended = run_runner(sandboxed(argv, plan, scratch, home),
+                               env=with_temp_dir(child_environment(), scratch),
+                               log_path=log_path, mode="wb")
+            if not result_file.exists():
+                return _failed(row, f"the verify runner exited {ended.returncode} without a "
+                               f"result; see {log_path}")
+            result = parse_result(json.loads(result_file.read_text(encoding="utf-8")))
+            if ended.refused and not result.succeeded:
+                result = replace(result, message=f"{result.message}; "
+                                 f"{refused_write_message(ended.refused)}")
+            return result
+        except (OSError, ValueError, InvalidResult, GitError) as error:
+            return _failed(row, f"could not run verify: {error}; see {log_path}")
         finally:
-            (self.log_dir / "verify.log").write_bytes(output.getvalue())
-            if runner is not None:
-                runner.close()
-            self.repo.remove_worktree(worktree)
-            with contextlib.suppress(OSError):
-                scratch.rmdir()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _failed(row: ChildRow, message: str) -> ChildResult:
+    return ChildResult(status="failed", commit=None, branch=None, attempts=1,
+                       tests=TestCounts(), message=message)

@@ -23,6 +23,7 @@ from service.domain.manifest import (
     ContextSpec,
     Manifest,
     ManifestError,
+    SandboxSpec,
     check_context_names,
     check_distinct,
     check_repo_path,
@@ -118,6 +119,7 @@ def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
         push_pull_request=pull_request is not False,
         contexts=contexts,
         budget=_budget(data),
+        sandbox=_sandbox(data.get("sandbox", True), lines),
     )
 
 
@@ -153,6 +155,19 @@ def _coder(data: dict[str, Any], lines: LineMap) -> CoderSpec:
 def _budget(data: dict[str, Any]) -> Budget | None:
     body = data.get("budget")
     return Budget(body.get("cost_usd"), body.get("minutes")) if body else None
+
+
+def _sandbox(body: bool | dict[str, Any], lines: LineMap) -> SandboxSpec:
+    """Return the sandbox setting; writable folders must be absolute or start with ~/."""
+    if body is False:
+        return SandboxSpec(enabled=False)
+    writable = body.get("writable", []) if isinstance(body, dict) else []
+    for index, path in enumerate(writable):
+        if "\x00" in path or not (path.startswith("/") or path == "~" or path.startswith("~/")):
+            lines.fail(("sandbox", "writable", index),
+                       f"{path!r} must be an absolute folder or start with ~/ (such as "
+                       "~/.m2 or /opt/cache)")
+    return SandboxSpec(enabled=True, writable=tuple(writable))
 
 
 def _context(name: str, body: dict[str, Any], lines: LineMap) -> ContextSpec:
