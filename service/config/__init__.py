@@ -150,6 +150,12 @@ class Config:
             problems.append("CCS_CALLBACK_AUTH=token needs CCS_CALLBACK_SECRET")
         return problems
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Return every configured secret's value, for redaction (DESIGN §8)."""
+        found = (self.webhook_secret, self.github_token, self.github_private_key,
+                 self.api_token, self.callback_secret)
+        return tuple(s.reveal() for s in found if s is not None and s.reveal())
+
     def describe(self) -> dict[str, Any]:
         """Return every setting as a dict safe to print (secrets and URL passwords masked)."""
         described: dict[str, Any] = {}

@@ -96,7 +96,8 @@ def record_child_result(bus: MessageBus, command: RecordChildResult) -> Recorded
     """Record a child's first result, then do (or queue) what it says comes next."""
     store = bus.ports.store
     child, session = find_child(store, command.child_id, command.repository)
-    recorded = record_result(store, child, session, command.result, bus.ports.clock.now())
+    recorded = record_result(store, child, session, command.result, bus.ports.clock.now(),
+                             clean=bus.ports.redact)
     if recorded.accepted and recorded.next != NextStep.NONE:
         task = "advance" if recorded.next == NextStep.FINALIZE else "fan_in"
         bus.then(task, session.id, recorded.next)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from service.domain.manifest import Component, Manifest, ManifestError
 from service.domain.names import InvalidName
+from service.domain.redaction import redact
 from service.domain.states import SessionMove, SessionMoves
 from service.domain.validation import Finding, attention_message
 from service.orchestrator.errors import BadInput, UnknownSession
@@ -41,6 +43,8 @@ class Ports:
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Clock = field(default_factory=SystemClock)
     retry_command: str = "ccs retry {session}"
+    # Every stored or posted text passes here: configured secrets and token shapes masked.
+    redact: Callable[[str], str] = redact
     _manifests: dict[tuple[str, str], Manifest] = field(default_factory=dict, repr=False)
 
     def manifest(self, commit: str, path: str) -> Manifest:
@@ -81,6 +85,7 @@ class Ports:
 
     def rest(self, session_id: str, move: SessionMove, message: str) -> None:
         """Move the session to a resting status with a message, log it and tell people."""
+        message = self.redact(message)
         self.store.apply(move, session_id, message=message)
         self.store.log(session_id, move.target.value, "", message,
                        ok=move == SessionMoves.COMPLETE)

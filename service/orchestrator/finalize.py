@@ -64,7 +64,7 @@ def publish(ports: Ports, session: SessionRecord, children: list[ChildRecord],
     if not manifest.push_pull_request:
         return None
     return ports.host.open_pull_request(session, f"Implement {session.context} context",
-                                        pull_request_body(session, children),
+                                        ports.redact(pull_request_body(session, children)),
                                         manifest.draft_pull_request)
 
 

@@ -7,10 +7,11 @@ runs what comes next in a queue task, the local command runs it at once (`bus.py
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from service.domain.progress import NextStep, all_rested, next_after_result
+from service.domain.redaction import redact, safe_link
 from service.domain.states import ChildKind, ChildMoves, SessionMoves
 from service.domain.wire import ChildResult, Usage
 from service.orchestrator.errors import UnknownSession
@@ -45,12 +46,15 @@ def find_child(store: Store, child_id: str,
 
 def record_result(store: Store, child: ChildRecord, session: SessionRecord,
                   result: ChildResult, now: datetime, *,
-                  also: Callable[[], None] | None = None) -> Recorded:
+                  also: Callable[[], None] | None = None,
+                  clean: Callable[[str], str] = redact) -> Recorded:
     """Record the first result of a child in one transaction (with `also` inside it).
 
     The status counts that decide what follows are read after the commit, so the last
     result to commit always sees every child rested.
     """
+    # Whoever wrote the message, a secret in it is never stored; only https: links are kept.
+    result = replace(result, message=clean(result.message), log_url=safe_link(result.log_url))
     with store.atomic():
         if also is not None:
             also()

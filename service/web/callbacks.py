@@ -45,7 +45,8 @@ def _child_result(child_id: str):
     # one turn at SQLite's write lock). No orchestrator step (git, GitHub) runs here: what
     # follows goes to a queue task.
     recorded = record_result(s.store, child, session, result, utcnow(),
-                             also=(lambda: record_token_id(claims)) if claims else None)
+                             also=(lambda: record_token_id(claims)) if claims else None,
+                             clean=s.redact)
     if not recorded.accepted:
         raise ApiError(409, "already_recorded",
                        f"child {child_id} already has a result; the first one wins")

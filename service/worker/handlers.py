@@ -24,6 +24,7 @@ from service.domain.commands import (
     context_from_label,
     parse_comment,
 )
+from service.domain.redaction import redact
 from service.domain.states import ChildKind
 from service.domain.wire import ChildResult, TestCounts
 from service.orchestrator.bus import MessageBus
@@ -146,7 +147,9 @@ class Handlers:
             elif isinstance(command, RetrySession | CancelSession):
                 bus.handle(dataclasses.replace(command, session_id=self._target(command).id))
         except BadInput as error:
-            return f"ccs could not do that:\n\n{quoted(str(error))}"
+            # Error text may quote git or GitHub output: mask secrets before posting it.
+            clean = redact(str(error), self.config.secret_values())
+            return f"ccs could not do that:\n\n{quoted(clean)}"
         return None
 
     def _target(self, command: RetrySession | CancelSession | ShowStatus) -> SessionRow:

@@ -407,3 +407,29 @@ def test_a_session_budget_cancels_the_actions_runs_of_the_children_still_running
     assert store.child(till.id).status == ChildStatus.CANCELLED
     assert gh.calls_to("POST", f"/repos/{REPO}/actions/runs/{till.run_id}/cancel")
     assert store.usage(session.id) == Usage(1.5, 9000, 800)
+
+
+def test_secrets_in_a_jobs_own_message_are_never_stored_or_posted(
+        gh: FakeGitHub, store: Store, tmp_path: Path) -> None:
+    webhook_secret = "hook-secret-for-redaction"
+    config = Config(github_api_url=gh.url, github_token=Secret(TOKEN),
+                    webhook_secret=Secret(webhook_secret), public_url="https://ccs.test",
+                    workspace_dir=tmp_path / "workspace")
+    runtime = GitHubRuntime(config, store, options=FAST)
+    session = start(runtime, issue=1)
+    cart, till = store.children(session.id)
+    leaked = (f"tests failed; env was GITHUB_TOKEN={TOKEN} CCS_WEBHOOK_SECRET={webhook_secret}"
+              " and ghs_" + "a" * 36)
+    for child in (cart, till):
+        result = parse_result({"status": "failed", "attempts": 1, "message": leaked,
+                               "log_url": "javascript:alert(document.cookie)"})
+        runtime.bus(REPO).handle(RecordChildResult(child.id, result, REPO))
+
+    stored = [store.child(cart.id).message, store.session(session.id).message]
+    stored += [i.result for i in store.interactions(session.id)]
+    posted = [c.body for c in gh.comments(REPO, 1)]
+    for text in stored + posted:
+        assert TOKEN not in text and webhook_secret not in text and "ghs_aaaa" not in text
+    assert "***" in store.child(cart.id).message
+    assert store.child(cart.id).run_url != "javascript:alert(document.cookie)"
+    assert all("javascript:" not in body for body in posted)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 
 from service.adapters.db.models import SessionRow
 from service.adapters.db.store import Store
 from service.adapters.github.repo import RepoGitHub
 from service.adapters.github.tracking import marker, render_tracking_comment
 from service.domain.progress import milestone_step, rested
+from service.domain.redaction import redact
 from service.domain.states import SessionStatus
 
 
@@ -17,8 +19,10 @@ class TrackingReporter:
     """Creates the tracking comment once (looking for its marker first) and edits it after."""
 
     def __init__(self, repo: RepoGitHub, store: Store, retry_command: str = "/ccs retry",
-                 bot_login: str | None = None) -> None:
+                 bot_login: str | None = None,
+                 clean: Callable[[str], str] = redact) -> None:
         self.repo, self.store = repo, store
+        self.clean = clean
         self.retry_command = retry_command
         self.bot_login = bot_login
         self._rendered: dict[str, str] = {}  # session id -> hash of the body GitHub holds
@@ -37,7 +41,7 @@ class TrackingReporter:
             if not self._worth_an_edit(session, counts):
                 return
             children = self.store.children(session_id, kind=None)
-            body = render_tracking_comment(session, children, self.retry_command)
+            body = self.clean(render_tracking_comment(session, children, self.retry_command))
             digest = hashlib.sha256(body.encode()).hexdigest()
             if self._rendered.get(session_id) == digest:
                 return
