@@ -295,3 +295,29 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     # The two children start in parallel, so only the counts are fixed: the retry re-ran
     # slow alone.
     assert sorted(ran.read_text().split()) == ["fast", "slow", "slow"]
+
+
+def test_cancel_from_another_shell_stops_the_running_children(tmp_path: Path) -> None:
+    repo = shop(tmp_path, {"fast": 1, "slow": 0})
+    ran = tmp_path / "coder.log"
+    env = {"E2E_SLOW_SECONDS": "600", "E2E_CODER_LOG": str(ran), "CCS_SANDBOX": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run", "shop", "--json"], cwd=repo,
+        env=environment(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 120  # a loaded machine is slower, never red
+        while not (ran.exists() and "slow" in ran.read_text().split()):
+            assert process.poll() is None and time.monotonic() < deadline, "slow never started"
+            time.sleep(0.1)
+        (listed,) = body_of(ccs(repo, "status", "--json", env=env))["sessions"]
+        cancelled = ccs(repo, "cancel", listed["session"], env=env)
+        assert cancelled.returncode == 0, cancelled.stderr
+        # The slow coder sleeps 600 s: `ccs run` ends long before only if it was stopped.
+        assert process.wait(120) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+    body = json.loads(process.stdout.read())
+    assert body["status"] == "cancelled"
+    assert children(body)["slow"]["status"] == "cancelled"
+    assert not list((repo / ".git" / "ccs" / "run").glob("*.pid"))  # nothing left behind

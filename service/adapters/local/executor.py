@@ -67,6 +67,9 @@ class LocalExecutor:
         self._stopping = threading.Event()
         self._sink: ResultSink | None = None
         self._plans: dict[tuple[str, str], SandboxPlan] = {}
+        # One file per running child with its runner's process group, so that `ccs cancel`
+        # in another shell (another process) can stop it (DESIGN §4).
+        self.run_dir = log_dir.parent / "run"
 
     def bind(self, sink: ResultSink) -> None:
         """Set where finished children's results go (the orchestrator's record_result)."""
@@ -93,11 +96,13 @@ class LocalExecutor:
         """Stop the named children: SIGTERM their runners (which report), then SIGKILL."""
         self._stopping.set()
         with self._lock:
-            processes = [self._processes[c.id] for c in children if c.id in self._processes]
+            groups = [self._processes[c.id].pid for c in children if c.id in self._processes]
+            elsewhere = [c for c in children if c.id not in self._processes]
+        groups += [pid for pid in map(self._recorded_runner, elsewhere) if pid is not None]
         # The runners report on SIGTERM; a sandbox's bwrap ends at once, its runner later,
         # so wait for the whole group rather than for the process we started.
-        stoppers = [threading.Thread(target=stop_group, args=(p.pid, KILL_GRACE_SECONDS))
-                    for p in processes]
+        stoppers = [threading.Thread(target=stop_group, args=(pid, KILL_GRACE_SECONDS))
+                    for pid in groups]
         for stopper in stoppers:
             stopper.start()
         for stopper in stoppers:
@@ -167,11 +172,27 @@ class LocalExecutor:
         finally:
             with self._lock:
                 self._processes.pop(child.id, None)
+            self._pid_file(child).unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _started(self, child: ChildRow, process: subprocess.Popen) -> None:
         with self._lock:
             self._processes[child.id] = process
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._pid_file(child).write_text(f"{process.pid}\n", encoding="utf-8")
+
+    def _pid_file(self, child: ChildRow) -> Path:
+        return self.run_dir / f"{child.id}.pid"
+
+    def _recorded_runner(self, child: ChildRow) -> int | None:
+        """Return the process group another `ccs run` recorded for `child`, if it is still
+        that child's runner (a pid can be reused: the command line must name the child)."""
+        try:
+            pid = int(self._pid_file(child).read_text(encoding="utf-8").strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if child.id.encode() in command else None
 
     def _sandbox(self, session: SessionRow) -> SandboxPlan:
         """Return the session's sandbox plan, read once from the manifest at its base."""
