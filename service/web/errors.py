@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import requests
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from service.adapters.github.client import GitHubError
 from service.auth import AuthError
 from service.orchestrator.errors import BadInput
 
@@ -46,6 +48,23 @@ def register(app: Flask) -> None:
     def _bad_input(error: BadInput):
         return error_response(error.status, error.code, str(error))
 
+    @app.errorhandler(GitHubError)
+    def _github(error: GitHubError):
+        # GitHub's answer about the caller's input is a 4xx; GitHub failing is a 502.
+        if error.status == 404:
+            return error_response(404, "github_not_found", f"GitHub has no such repository "
+                                  f"or ccs may not see it (check the App's installation or "
+                                  f"the token's access): {error}")
+        return error_response(502, "github_error", f"GitHub refused or failed: {error}")
+
+    @app.errorhandler(requests.RequestException)
+    def _unreachable(error: requests.RequestException):
+        log.warning("GitHub unreachable: %s", type(error).__name__)
+        response, status = error_response(503, "github_unreachable",
+                                          "GitHub cannot be reached right now; try again later")
+        response.headers["Retry-After"] = "30"
+        return response, status
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         status = error.code or 500
@@ -56,6 +75,8 @@ def register(app: Flask) -> None:
         response, status = error_response(status, HTTP_CODES.get(status, "http_error"), message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="ccs"'
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
 
     @app.errorhandler(Exception)
