@@ -47,6 +47,7 @@ class StartSession:
     push: bool = False
     parallel: int | None = None  # None: the manifest's `parallel`
     installation_id: int | None = None
+    delivery: str | None = None  # the webhook delivery that asked: one session per delivery
 
 
 @dataclass(frozen=True)

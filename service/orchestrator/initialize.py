@@ -15,7 +15,15 @@ from service.orchestrator.ports import GitError, NewChild, NewSession, SessionRe
 
 
 def record_session(ports: Ports, command: StartSession) -> SessionRecord:
-    """Check a start request and record the session as pending; raise BadInput if bad."""
+    """Check a start request and record the session as pending; raise BadInput if bad.
+
+    A request from a webhook delivery that already recorded its session (a redelivery, or a
+    re-driven event after a crash) returns that session: one delivery, one session.
+    """
+    if command.delivery:
+        existing = ports.store.session_for_delivery(command.delivery)
+        if existing is not None:
+            return existing
     try:
         check_name("context", command.context)
         for name in command.components:
@@ -39,7 +47,8 @@ def record_session(ports: Ports, command: StartSession) -> SessionRecord:
         parallel=command.parallel or manifest.parallel, requested_components=components,
         installation_id=command.installation_id, issue_number=command.issue,
         requested_by=command.requested_by or None, source=command.source, push=command.push,
-        budget=manifest.budget.to_json() if manifest.budget else None))
+        budget=manifest.budget.to_json() if manifest.budget else None,
+        delivery_id=command.delivery))
     ports.store.log(session.id, "start", {"context": command.context, "components": components,
                                           "base": base_ref, "source": command.source},
                     f"recorded at base {base_sha[:12]}")

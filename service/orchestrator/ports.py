@@ -100,6 +100,7 @@ class NewSession:
     source: str = "cli"
     push: bool = False
     budget: dict[str, Any] | None = None
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,9 @@ class Store(Protocol):
         """Return the session, or raise NotFound (also when it is another repository's)."""
 
     def update_session(self, session_id: str, **fields: Any) -> None: ...
+    def session_for_delivery(self, delivery_id: str) -> SessionRecord | None:
+        """Return the session a webhook delivery started, if any."""
+
     def add_children(self, new: Iterable[NewChild]) -> set[str]:
         """Insert the children; return the components that already existed (left as they
         were)."""

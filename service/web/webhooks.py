@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from service.adapters.db.service_queries import DONE, NEW
 from service.domain.events import Ignored
 from service.web.bodies import parse_json
 from service.web.errors import ApiError
@@ -33,14 +34,19 @@ def github_webhook():
     if not delivery or len(delivery) > 64:
         raise ApiError(400, "bad_delivery", "X-GitHub-Delivery is missing or too long")
     event = parse_event(name, delivery, _payload(body), own_login=config.bot_login)
-    if not store.record_delivery(delivery, name):
+    # The typed event is stored with its delivery id before the answer (the durable
+    # inbox): if every process dies after the 2xx, reconcile re-drives it (DESIGN §8).
+    payload = None if isinstance(event, Ignored) else event_to_json(event)
+    state = store.record_event(delivery, name, payload)
+    if state == DONE and payload is not None:
         _count(name, "duplicate")
         return jsonify({"status": "duplicate"}), 200
-    if isinstance(event, Ignored):
+    if payload is None:
         _count(name, "ignored")
         return jsonify({"status": "ignored", "reason": event.reason}), 200
-    enqueue("handle_event", event_to_json(event))
-    _count(name, "queued")
+    # NEW, or PENDING: a redelivery of a delivery that never took effect takes effect now.
+    enqueue("handle_event", delivery)
+    _count(name, "queued" if state == NEW else "redriven")
     return jsonify({"status": "queued"}), 202
 
 

@@ -103,6 +103,9 @@ class Handlers:
         for line in lines:
             command = line.to_command(repository=event.repository, issue=event.issue_number,
                                       requested_by=event.author, source="comment")
+            if isinstance(command, StartSession):
+                # One session per command line of a delivery, however often it is re-driven.
+                command = dataclasses.replace(command, delivery=f"{event.delivery}:{line.line}")
             reply = self.run_command(command, event.installation_id, github)
             if reply:
                 replies.append(reply)
@@ -120,7 +123,7 @@ class Handlers:
             return
         command = StartSession(repository=event.repository, context=context,
                                issue=event.issue_number, requested_by=event.sender,
-                               source="label")
+                               source="label", delivery=event.delivery)
         reply = self.run_command(command, event.installation_id, github)
         if reply:
             github.reply(event.issue_number, reply)

@@ -27,12 +27,29 @@ MOVING = (S.PENDING, S.INITIALIZING, S.RUNNING, S.VALIDATING, S.FINALIZING)
 # Task bodies ------------------------------------------------------------------------
 
 
-def handle_event(s: Services, event_json: dict) -> None:
-    """Do what a webhook event asks."""
+def handle_event(s: Services, delivery: str) -> None:
+    """Do what a recorded webhook delivery asks, then mark it done (at most once done).
+
+    The event comes from the inbox, not the queue, so a task lost with its process is
+    re-driven by reconcile; the handlers are idempotent (one session per delivery line).
+    """
+    payload = s.store.event_payload(delivery)
+    if payload is None:
+        return  # done already, or never recorded
     try:
-        Handlers(s.config, s.store, s.runtime).handle(event_from_json(event_json))
+        Handlers(s.config, s.store, s.runtime).handle(event_from_json(payload))
     except BadInput as error:
-        log.info("event %s: %s", event_json.get("type"), error)
+        log.info("event %s: %s", payload.get("type"), error)
+    s.store.mark_event_done(delivery)
+
+
+def redrive_events(s: Services, older_than_seconds: int) -> list[str]:
+    """Queue again every delivery whose effect was never recorded; return their ids."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    pending = s.store.pending_events(cutoff)
+    for delivery in pending:
+        s.defer("handle_event", delivery)
+    return pending
 
 
 def _bus(s: Services, session_id: str) -> MessageBus | None:
@@ -77,6 +94,7 @@ def cancel(s: Services, session_id: str, repository: str) -> None:
 
 def reconcile(s: Services) -> None:
     """Recover lost results, time out silent children, nudge sessions that should move."""
+    redrive_events(s, s.config.reconcile_interval)
     recover_lost_results(s)
     time_out_silent_children(s)
     # Only sessions quiet for a while: a fresh one is most likely being worked on right now.
@@ -134,6 +152,7 @@ def time_out_silent_children(s: Services) -> list[str]:
 
 TASKS = {
     "handle_event": handle_event,
+    "redrive": redrive_events,
     "advance": advance,
     "fan_in": fan_in,
     "retry": retry,

@@ -29,6 +29,13 @@ KEYS = {"claude": {"ANTHROPIC_API_KEY": "fake-anthropic-key"},
         "openhands": {"LLM_API_KEY": "fake-llm-key"}}
 MODELS = {"aider": "gpt-4o", "openhands": "openai/gpt-4o"}
 
+
+def agent_log(tmp_path: Path) -> Path:
+    """Return (making it) the folder the fake agents log into."""
+    folder = tmp_path / "agent-log"
+    folder.mkdir(exist_ok=True)
+    return folder
+
 CART_DESIGN = '''\
 # cart
 
@@ -82,6 +89,8 @@ def make_repo(tmp_path: Path, coder: dict, *, components: tuple[str, ...] = ("ca
         "test": {"command": ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "{test}", "--junitxml={junit}"], "timeout": 120},
         "parallel": 1,
+        # The fakes log outside the checkout; the sandbox lets them (DESIGN §8 `writable`).
+        "sandbox": {"writable": [str(tmp_path / "agent-log")]},
         "contexts": {"shop": {"description": "A tiny shop",
                               "components": [{"name": name} for name in components]}},
         **(extra or {}),
@@ -118,14 +127,14 @@ def agent_coder(agent: str) -> dict:
 def test_each_preset_codes_a_component_and_fixes_it_from_the_feedback(
         tmp_path: Path, agent: str) -> None:
     repo = make_repo(tmp_path, agent_coder(agent))
-    env = fake_agent_env(tmp_path, **KEYS[agent], CCS_FAKE_AGENT_COST="0.05")
+    env = fake_agent_env(agent_log(tmp_path), **KEYS[agent], CCS_FAKE_AGENT_COST="0.05")
 
     code, body = run(repo, env)
 
     assert code == 0, body
     (cart,) = body["children"]
     assert cart["status"] == "succeeded" and cart["attempts"] == 2, cart
-    first, second = read_agent_log(tmp_path)
+    first, second = read_agent_log(agent_log(tmp_path))
     assert first["program"] == second["program"] == agent
     for call in (first, second):
         # The prompt carries the design text and the exact paths (the agent got it itself,
@@ -154,10 +163,10 @@ def test_a_custom_template_is_what_the_agent_reads(tmp_path: Path) -> None:
                 "Ticket: ${ticket}\n")
     repo = make_repo(tmp_path, {"agent": "claude", "prompt": ".github/ccs/prompt.md"},
                      files={".github/ccs/prompt.md": template})
-    code, body = run(repo, fake_agent_env(tmp_path, **KEYS["claude"]))
+    code, body = run(repo, fake_agent_env(agent_log(tmp_path), **KEYS["claude"]))
 
     assert code == 0, body
-    first = read_agent_log(tmp_path)[0]
+    first = read_agent_log(agent_log(tmp_path))[0]
     assert first["prompt"].startswith("HOUSE RULES for cart (A tiny shop).")
     assert "Ticket: ${ticket}" in first["prompt"]  # unknown names are left as written
     assert "pytest" in first["prompt"] and "src/shop/cart.py" in first["prompt"]
@@ -165,7 +174,7 @@ def test_a_custom_template_is_what_the_agent_reads(tmp_path: Path) -> None:
 
 def test_usage_sums_per_child_and_per_session(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {"agent": "claude"}, components=("cart", "till"))
-    env = fake_agent_env(tmp_path, **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
+    env = fake_agent_env(agent_log(tmp_path), **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
     code, body = run(repo, env)
 
     assert code == 0, body
@@ -178,20 +187,20 @@ def test_usage_sums_per_child_and_per_session(tmp_path: Path) -> None:
 
 def test_a_component_budget_stops_further_attempts(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {"agent": "claude", "budget_usd": 0.05})
-    env = fake_agent_env(tmp_path, **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
+    env = fake_agent_env(agent_log(tmp_path), **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
     code, body = run(repo, env)
 
     assert code == 1
     (cart,) = body["children"]
     assert cart["status"] == "failed" and cart["attempts"] == 1, cart
     assert "budget reached" in cart["message"]
-    assert len(read_agent_log(tmp_path)) == 1
+    assert len(read_agent_log(agent_log(tmp_path))) == 1
 
 
 def test_a_session_budget_cancels_what_still_runs_and_names_the_figures(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {"agent": "claude"}, components=("cart", "till"),
                      extra={"budget": {"cost_usd": 0.01}})
-    env = fake_agent_env(tmp_path, **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
+    env = fake_agent_env(agent_log(tmp_path), **KEYS["claude"], CCS_FAKE_AGENT_COST="0.05")
     code, body = run(repo, env)
 
     assert code == 1
@@ -203,7 +212,7 @@ def test_a_session_budget_cancels_what_still_runs_and_names_the_figures(tmp_path
 
 def test_a_coder_that_cannot_start_fails_at_once_naming_the_program(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {"agent": "claude"})
-    env = fake_agent_env(tmp_path, **KEYS["claude"])
+    env = fake_agent_env(agent_log(tmp_path), **KEYS["claude"])
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
                                   if "fakes/agents" not in p)
     code, body = run(repo, env)
@@ -212,4 +221,4 @@ def test_a_coder_that_cannot_start_fails_at_once_naming_the_program(tmp_path: Pa
     (cart,) = body["children"]
     assert cart["status"] == "failed" and cart["attempts"] == 1, cart
     assert "claude" in cart["message"]
-    assert read_agent_log(tmp_path) == []
+    assert read_agent_log(agent_log(tmp_path)) == []

@@ -56,7 +56,10 @@ def test_init_refuses_to_overwrite_then_force(tmp_path: Path) -> None:
     assert manifest.read_text() == "# mine\n"
     forced = ccs("init", "--repo", str(tmp_path), "--force")
     assert forced.returncode == 0
-    assert ccs("check", "--repo", str(tmp_path)).returncode == 0
+    # DESIGN §6a: --force upgrades the workflow and keeps the manifest as written.
+    assert manifest.read_text() == "# mine\n"
+    assert "kept .github/ccs.yml as written" in forced.stdout
+    assert "wrote .github/workflows/ccs.yml" in forced.stdout
 
 
 def test_check_prints_the_components_in_spawn_order() -> None:

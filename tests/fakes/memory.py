@@ -59,6 +59,7 @@ class SessionData:
     pull_request_url: str | None = None
     tracking_comment_id: int | None = None
     budget: dict[str, Any] | None = None
+    delivery_id: str | None = None
     spawned_at: datetime | None = None
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
@@ -139,6 +140,12 @@ class MemoryStore:
                 raise NotFound(f"no session {session_id!r}" + (
                     f" in {repository}" if repository else ""))
             return _copy(row)
+
+    def session_for_delivery(self, delivery_id: str) -> SessionData | None:
+        """Return the session a webhook delivery started, if any."""
+        with self._lock:
+            found = [s for s in self._sessions.values() if s.delivery_id == delivery_id]
+            return _copy(found[0]) if found else None
 
     def sessions(self, repository: str | None, status: str | None = None,
                  limit: int = 50) -> list[SessionData]:

@@ -185,3 +185,18 @@ def test_the_interaction_log_and_once_only_records(store: Store) -> None:
     assert store.record_delivery("d-1", "ping") is False
     assert store.record_token("jti-1", utcnow()) is True
     assert store.record_token("jti-1", utcnow()) is False
+
+
+def test_the_inbox_keeps_an_event_until_its_effect_is_recorded(store: Store) -> None:
+    event = {"type": "CommentCreated", "fields": {"body": "/ccs implement catalog"}}
+    assert store.record_event("d-2", "issue_comment", event) == "new"
+    assert store.record_event("d-2", "issue_comment", event) == "pending"
+    assert store.event_payload("d-2") == event
+    assert store.pending_events(utcnow() + timedelta(minutes=1)) == ["d-2"]
+    assert store.pending_events(utcnow() - timedelta(minutes=1)) == []  # too fresh
+    store.mark_event_done("d-2")
+    assert store.record_event("d-2", "issue_comment", event) == "done"
+    assert store.event_payload("d-2") is None
+    assert store.pending_events(utcnow() + timedelta(minutes=1)) == []
+    assert store.record_event("d-3", "ping", None) == "new"  # nothing to do: done at once
+    assert store.record_event("d-3", "ping", None) == "done"

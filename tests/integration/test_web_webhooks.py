@@ -8,6 +8,7 @@ import pytest
 
 from service.adapters.db.models import InstallationRow
 from service.domain.commands import HELP_TEXT
+from service.worker.tasks import handle_event, redrive_events
 from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import REPO, ServiceStage, comment_payload, load
 
@@ -59,16 +60,34 @@ def test_ping_answers_200_and_does_nothing(tmp_path: Path) -> None:
     assert queue.calls == []
 
 
-def test_a_redelivery_is_queued_once(tmp_path: Path) -> None:
+def test_an_answered_webhook_is_never_lost_and_takes_effect_once(tmp_path: Path) -> None:
+    # DESIGN §8. The queue takes the task and the process dies before it runs: a recording
+    # queue is exactly that (the task is never run).
     queue = RecordingQueue()
     stage = ServiceStage.create(tmp_path, queue=queue)
+    stage.github.permissions["Codertocat"] = "write"
     client = stage.app.test_client()
     kwargs = stage.webhook("issue_comment", comment_payload("/ccs implement catalog"),
                            delivery="delivery-1")
     assert client.post(URL, **kwargs).status_code == 202
+    assert stage.store.sessions(None) == []  # lost with its process
+
+    # GitHub's redelivery of a delivery that never took effect takes effect ...
     again = client.post(URL, **kwargs)
-    assert again.status_code == 200 and again.json == {"status": "duplicate"}
-    assert [name for name, _ in queue.calls] == ["handle_event"]
+    assert again.status_code == 202 and again.json == {"status": "queued"}
+    # ... and so does reconcile, with no redelivery at all. Re-driven twice: one session.
+    services = stage.app.extensions["ccs"]["services"]
+    assert redrive_events(services, older_than_seconds=-60) == ["delivery-1"]
+    assert queue.calls == [("handle_event", ("delivery-1",))] * 3
+    for _ in range(2):
+        handle_event(services, "delivery-1")
+    assert len(stage.store.sessions(None)) == 1
+
+    # Once done, a redelivery does nothing twice.
+    done = client.post(URL, **kwargs)
+    assert done.status_code == 200 and done.json == {"status": "duplicate"}
+    assert redrive_events(services, older_than_seconds=-60) == []
+    assert len(stage.store.sessions(None)) == 1
 
 
 def test_implement_comment_starts_a_session_and_reacts(stage: ServiceStage) -> None:

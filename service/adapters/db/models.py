@@ -65,6 +65,7 @@ class SessionRow(Base):
     final_commit: Mapped[str | None] = mapped_column(String(64))
     pull_request_url: Mapped[str | None] = mapped_column(String(1024))
     tracking_comment_id: Mapped[int | None] = mapped_column(BigInteger)
+    delivery_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     spawned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -164,6 +165,9 @@ class WebhookDeliveryRow(Base):
     delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The durable inbox (DESIGN §8): the typed event, until its effect is recorded.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SeenTokenRow(Base):

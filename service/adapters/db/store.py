@@ -16,13 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.db.models import (
     ChildRow,
-    InstallationRow,
     InteractionRow,
-    SeenTokenRow,
     SessionRow,
-    WebhookDeliveryRow,
     utcnow,
 )
+from service.adapters.db.service_queries import ServiceQueries
 from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
 from service.domain.wire import Usage
 from service.orchestrator.ports import NewChild, NewSession, NotFound
@@ -30,7 +28,7 @@ from service.orchestrator.ports import NewChild, NewSession, NotFound
 __all__ = ["NotFound", "Store"]
 
 
-class Store:
+class Store(ServiceQueries):
     """Reads and writes sessions; every session read is scoped by repository."""
 
     def __init__(self, engine: Engine) -> None:
@@ -91,6 +89,12 @@ class Store:
             raise NotFound(f"no session {session_id!r}" + (
                 f" in {repository}" if repository else ""))
         return row
+
+    def session_for_delivery(self, delivery_id: str) -> SessionRow | None:
+        """Return the session a webhook delivery started, if any."""
+        with self.unit() as db:
+            return db.scalars(select(SessionRow)
+                              .where(SessionRow.delivery_id == delivery_id)).first()
 
     def sessions(
         self,
@@ -290,72 +294,6 @@ class Store:
                 select(InteractionRow).where(InteractionRow.session_id == session_id)
                 .order_by(InteractionRow.id)
             ))
-
-    # Webhook and token bookkeeping --------------------------------------------------
-
-    def record_delivery(self, delivery_id: str, event: str) -> bool:
-        """Record a webhook delivery id; return False when it was seen before."""
-        return self._insert_once(WebhookDeliveryRow(delivery_id=delivery_id, event=event))
-
-    def record_token(self, jti: str, expires_at: datetime) -> bool:
-        """Record a callback token id; return False when it was used before."""
-        return self._insert_once(SeenTokenRow(jti=jti, expires_at=expires_at))
-
-    def upsert_installation(self, installation_id: int, account: str | None, active: bool,
-                            added: Iterable[str] = (), removed: Iterable[str] = ()) -> None:
-        """Insert or update a GitHub App installation and the repositories it covers."""
-        with self.unit() as db:
-            row = db.get(InstallationRow, installation_id)
-            if row is None:
-                row = InstallationRow(id=installation_id, account=account or "",
-                                      repositories=[])
-                db.add(row)
-            names = [n for n in (row.repositories or []) if n not in set(removed)]
-            names += [n for n in added if n not in names]
-            row.active, row.repositories = active, names
-            row.account = account or row.account
-
-    # Service queries ----------------------------------------------------------------
-
-    def sessions_for_issue(self, repository: str, issue_number: int,
-                           limit: int = 10) -> list[SessionRow]:
-        """Return the sessions started from one issue, newest first."""
-        with self.unit() as db:
-            return list(db.scalars(
-                select(SessionRow).where(SessionRow.repository == repository,
-                                         SessionRow.issue_number == issue_number)
-                .order_by(SessionRow.created_at.desc(), SessionRow.id.desc()).limit(limit)
-            ))
-
-    def active_children_of_run(self, repository: str,
-                               run_id: int) -> list[tuple[ChildRow, SessionRow]]:
-        """Return dispatched or running children of a workflow run in `repository`."""
-        active = [ChildStatus.DISPATCHED.value, ChildStatus.RUNNING.value]
-        with self.unit() as db:
-            rows = db.execute(
-                select(ChildRow, SessionRow)
-                .join(SessionRow, SessionRow.id == ChildRow.session_id)
-                .where(ChildRow.run_id == run_id, ChildRow.status.in_(active),
-                       SessionRow.repository == repository)
-            ).all()
-        return [(child, session) for child, session in rows]
-
-    def session_ids_in(self, statuses: Iterable[str],
-                       updated_before: datetime | None = None) -> list[str]:
-        """Return the ids of sessions in any of `statuses` (not updated since), oldest first."""
-        with self.unit() as db:
-            query = select(SessionRow.id).where(SessionRow.status.in_(list(statuses)))
-            if updated_before is not None:
-                query = query.where(SessionRow.updated_at < updated_before)
-            return list(db.scalars(query.order_by(SessionRow.created_at)))
-
-    def session_status_counts(self) -> dict[str, int]:
-        """Return how many sessions are in each status (one query)."""
-        with self.unit() as db:
-            rows = db.execute(
-                select(SessionRow.status, func.count()).group_by(SessionRow.status)
-            ).all()
-        return {status: count for status, count in rows}
 
     def _insert_once(self, row: Any) -> bool:
         # INSERT … ON CONFLICT DO NOTHING: no exception, so it also works inside atomic().
