@@ -114,7 +114,7 @@ def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
     except BadInput as error:
         progress.close()
         runtime.close()
-        return _reject(args, str(error))
+        return _reject(args, _with_hint(args, error))
     except KeyboardInterrupt:
         if session_id:
             print("ccs: interrupted; stopping children", file=sys.stderr)
@@ -132,6 +132,15 @@ def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
         return EXIT_OK if session.status == SessionStatus.COMPLETE else EXIT_ATTENTION
     finally:
         runtime.close()
+
+
+def _with_hint(args: argparse.Namespace, error: BadInput) -> str:
+    """Add what to do when the manifest is in the working tree but not in the base commit."""
+    path = getattr(args, "manifest", None) or MANIFEST_PATH
+    if error.code == "no_manifest" and (Path(args.repo) / path).is_file():
+        return (f"{error}. {path} is in your working tree but not committed: `ccs run` reads "
+                "the base commit (`ccs check` reads the working tree), so commit it first")
+    return str(error)
 
 
 def _stop_on_sigterm() -> None:

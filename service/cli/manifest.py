@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -49,10 +51,30 @@ def check(args: argparse.Namespace) -> int:
         }))
     else:
         _print_table(manifest, resolved)
+    note = commit_note(repo, manifest_path)
+    if note:
+        print(f"ccs check: note: {note}", file=sys.stderr)
     for warning in program_warnings(manifest, repo) + template_warnings(manifest, repo):
         print(f"ccs check: warning: {warning}", file=sys.stderr)
     print(_sandbox_line(manifest), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK
+
+
+def commit_note(repo: Path, manifest_path: str) -> str | None:
+    """Say so when the checked manifest differs from the committed one `ccs run` reads."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    run = functools.partial(subprocess.run, cwd=repo, capture_output=True, check=False)
+    if run([git, "rev-parse", "--verify", "--quiet", "HEAD"]).returncode != 0:
+        return None  # not a repository, or no commit yet: nothing to compare with
+    tracked = run([git, "ls-files", "--error-unmatch", "--", manifest_path]).returncode == 0
+    changed = run([git, "diff", "--quiet", "HEAD", "--", manifest_path]).returncode != 0
+    if tracked and not changed:
+        return None
+    state = "is not committed" if not tracked else "has uncommitted changes"
+    return (f"{manifest_path} {state}: this check read the working tree, but `ccs run` reads "
+            "the base commit; commit it before you run")
 
 
 def program_warnings(manifest: Manifest, repo: Path) -> list[str]:

@@ -36,6 +36,7 @@ def db(args: argparse.Namespace) -> int:
     config = _config()
     if config is None:
         return 2
+    ensure_data_folder(config)
     url = config.service_database_url()
     upgrade(url)
     print(f"database {mask_url_password(url)} is up to date")
@@ -68,8 +69,14 @@ def serve(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     log.info("settings: %s", config.describe())  # secrets and URL passwords masked
-    for problem in config.service_problems():
-        log.warning("%s", problem)
+    problems = config.service_problems()
+    if problems:
+        # Refuse to start half-configured: every problem on a line of its own, then exit 2.
+        for problem in problems:
+            print(f"ccs serve: {problem}", file=sys.stderr)
+        print("ccs serve: not started; see docs/configuration.md", file=sys.stderr)
+        return 2
+    ensure_data_folder(config)
     if config.auto_migrate:
         upgrade(config.service_database_url())
     consumer = None
@@ -85,6 +92,11 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         stop_worker_process(consumer)
     return 0
+
+
+def ensure_data_folder(config: Config) -> None:
+    """Create the workspace (the default SQLite database and queue live there)."""
+    config.workspace_dir.mkdir(parents=True, exist_ok=True)
 
 
 def start_worker_process(threads: int) -> subprocess.Popen:

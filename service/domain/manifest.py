@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 from dataclasses import dataclass, field
 
@@ -99,8 +100,10 @@ class Manifest:
         """Return the named context, or raise ManifestError listing the known ones."""
         if name not in self.contexts:
             known = ", ".join(sorted(self.contexts)) or "none"
+            close = difflib.get_close_matches(name, list(self.contexts), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ManifestError(
-                f"{self.source}: unknown context {name!r}; the manifest defines: {known}"
+                f"{self.source}: unknown context {name!r}; the manifest defines: {known}{hint}"
             )
         return self.contexts[name]
 

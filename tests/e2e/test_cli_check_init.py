@@ -95,3 +95,52 @@ def test_check_with_a_manifest_override(tmp_path: Path) -> None:
     check = ccs("check", "--repo", str(tmp_path), "--manifest", "ccs.yml", "--json")
     assert check.returncode == 0, check.stderr
     assert list(json.loads(check.stdout)["contexts"]) == ["catalog"]
+
+
+def test_serve_on_a_fresh_machine_refuses_to_start_half_configured(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCS_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(PROJECT))
+    done = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "0"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("ccs serve: ")]
+    assert any("CCS_WEBHOOK_SECRET" in line for line in lines)
+    assert any("CCS_PUBLIC_URL" in line for line in lines)
+    assert lines[-1] == "ccs serve: not started; see docs/configuration.md"
+
+
+def test_db_upgrade_creates_the_data_folder_on_a_fresh_machine(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCS_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(PROJECT))
+    done = subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".local" / "share" / "ccs" / "ccs.db").is_file()
+
+
+def test_an_uncommitted_manifest_gets_a_hint_from_check_and_from_run(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "docs" / "design" / "shop").mkdir(parents=True)
+    (repo / "docs" / "design" / "shop" / "cart.md").write_text("# cart\n")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "design"], check=True)
+    assert ccs("init", "--repo", str(repo)).returncode == 0
+
+    checked = ccs("check", "--repo", str(repo))
+    assert checked.returncode == 0
+    assert "is not committed: this check read the working tree, but `ccs run` reads the " \
+           "base commit" in checked.stderr
+    ran = ccs("run", "shop", "--repo", str(repo), "--json")
+    assert ran.returncode == 2
+    message = json.loads(ran.stdout)["message"]
+    assert "no manifest at .github/ccs.yml" in message
+    assert "is in your working tree but not committed" in message
+
+
+def test_an_unknown_context_asks_did_you_mean(tmp_path: Path) -> None:
+    from service.cli.demo import prepare
+
+    ran = ccs("run", "catalgo", "--repo", str(prepare(tmp_path)), "--json")
+    assert ran.returncode == 2
+    assert "did you mean 'catalog'?" in json.loads(ran.stdout)["message"]
