@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base", help="base ref (default: manifest base, else current branch)")
     run.add_argument("--push", action="store_true", help="push the finalized branch to origin")
     run.add_argument("--manifest", help="manifest path inside the repository")
+    # For `ccs demo`, which prints its own summary from the JSON: one summary, not two.
+    run.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     _json(run)
 
     retry = sub.add_parser("retry", help="re-run what failed in a session")

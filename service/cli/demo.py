@@ -65,7 +65,8 @@ def _run_capturing(repo: Path) -> int:
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = ccs_main(["run", CONTEXT, "--repo", str(repo), "--push", "--json"])
+        code = ccs_main(["run", CONTEXT, "--repo", str(repo), "--push", "--json",
+                         "--no-summary"])
     body = json.loads(buffer.getvalue())
     print(f"session   {body['session']}: {body['status']}")
     print(f"branch    {body['branch']} (pushed to origin)" if code == 0 else

@@ -205,7 +205,8 @@ def describe(body: dict[str, Any]) -> str:
 
 def _print(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
     if getattr(args, "json", False):
-        print(human, file=sys.stderr)
+        if not getattr(args, "no_summary", False):
+            print(human, file=sys.stderr)
         print(json.dumps(body, indent=2))
     else:
         print(human)

@@ -27,3 +27,5 @@ def test_demo_finalizes_and_names_the_branch_and_commit(tmp_path: Path) -> None:
                      re.MULTILINE), done.stdout
     assert re.search(r"^commit +[0-9a-f]{40}$", done.stdout, re.MULTILINE), done.stdout
     assert "tests     " in done.stdout and "across 4 components" in done.stdout
+    # One summary only: the run's own (stderr) stays out, the demo's (stdout) is printed.
+    assert len(re.findall(r"attempts=\d", done.stdout + done.stderr)) == 4
