@@ -110,3 +110,14 @@ def test_the_message_names_the_path_and_both_ways_out() -> None:
     assert "/home/u/.bashrc" in message and "Read-only file system" in message
     assert "sandbox: {writable: [...]}" in message
     assert "sandbox: false" in message and "CCS_SANDBOX=0" in message
+
+
+def test_a_local_coder_never_gets_ccs_own_credentials(monkeypatch) -> None:
+    from service.adapters.local.executor import child_environment
+
+    monkeypatch.setenv("CCS_GITHUB_TOKEN", "ghp_" + "x" * 36)
+    monkeypatch.setenv("CCS_WEBHOOK_SECRET", "hook")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "the agent's own key")
+    env = child_environment()
+    assert "CCS_GITHUB_TOKEN" not in env and "CCS_WEBHOOK_SECRET" not in env
+    assert env["ANTHROPIC_API_KEY"] == "the agent's own key"  # the agent keeps its own

@@ -221,9 +221,16 @@ def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, work
             "--workdir", str(worktree), "--result", str(result_file)]
 
 
+# ccs's own credentials never reach a coder (DESIGN §3a: "less ccs's own credentials").
+CCS_CREDENTIALS = ("CCS_GITHUB_TOKEN", "CCS_GITHUB_PRIVATE_KEY", "CCS_GITHUB_PRIVATE_KEY_PATH",
+                   "CCS_WEBHOOK_SECRET", "CCS_API_TOKEN", "CCS_CALLBACK_SECRET",
+                   "CCS_DATABASE_URL", "CCS_QUEUE_URL")
+
+
 def child_environment() -> dict[str, str]:
-    """Return the children's environment: ours, with our interpreter first on PATH."""
-    env = dict(os.environ)
+    """Return the children's environment: ours less ccs's credentials, with our interpreter
+    first on PATH."""
+    env = {name: value for name, value in os.environ.items() if name not in CCS_CREDENTIALS}
     # `python` in a manifest command means the interpreter ccs runs under (its venv).
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
