@@ -92,6 +92,8 @@ def time_out_silent_children(ports: Ports, timeout_seconds: int,
         if ports.store.apply(ChildMoves.TIME_OUT, child.id, message=message, finished_at=now):
             timed_out.append((child.id, child.session_id))
             ports.store.log(child.session_id, "timeout", child.component, message, ok=False)
+            # A silent job may still hold a runner: stop it (its late result is a duplicate).
+            ports.executor.cancel(ports.store.session(child.session_id), [child])
             if child.kind == ChildKind.VERIFY:
                 ports.rest(child.session_id, SessionMoves.NEED_ATTENTION, message)
     return timed_out

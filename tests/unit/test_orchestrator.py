@@ -328,6 +328,8 @@ def test_silent_children_time_out_once(project: Project) -> None:
     project.clock.move(timedelta(minutes=5))
     timed_out = project.time_out(60)
     assert len(timed_out) == 3
+    # Their jobs may still hold runners (Actions runs): each is asked to stop.
+    assert sorted(project.executor.cancelled) == ["isbn", "money", "pricing"]
     assert project.time_out(60) == []
     assert project.session(session.id).status == "needs_attention"
     # A result arriving after the time-out is a duplicate; the retry is what re-runs it.
