@@ -1,6 +1,6 @@
 """Redraw cost per tick of the CLI's progress table on a terminal, against N children.
 
-    python bench/progress_redraw.py [--sizes 20,200,1000] [--pairs 5] [--ticks 20]
+    python bench/progress_redraw.py [--sizes 20,200,1000] [--pairs 5] [--ticks 10]
     python bench/progress_redraw.py --quick      # N=20, 2 pairs, a second
 
 Subject: the CLI's own `Progress(stream).update(session, children)` (found in
@@ -136,7 +136,7 @@ def baseline_run(n: int, ticks: int) -> Figures:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark."""
     parser = arguments(__doc__.splitlines()[0], "20,200,1000", "20")
-    parser.add_argument("--ticks", type=int, default=20, help="redraws per run (20)")
+    parser.add_argument("--ticks", type=int, default=10, help="redraws per run (10)")
     args = parser.parse_args(argv)
     # Rich sizes its console from these; fix them so every run draws the same frame.
     os.environ.update(COLUMNS=str(COLUMNS), LINES=str(LINES), TERM="xterm-256color")
