@@ -275,7 +275,8 @@ def plot(name: str, title: str, comparisons: list[Comparison], ylabel: str,
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     figure, axes = pyplot.subplots(figsize=(7, 4.5))
-    for label in dict.fromkeys(c.label for c in comparisons):
+    labels = list(dict.fromkeys(c.label for c in comparisons))
+    for label in labels:
         rows = sorted((c for c in comparisons if c.label == label), key=lambda c: c.n)
         for side, marker in (("subject", "o-"), ("baseline", "s--")):
             stats = [spread(c.values(side)) for c in rows]
@@ -284,7 +285,7 @@ def plot(name: str, title: str, comparisons: list[Comparison], ylabel: str,
                       [x["max"] * scale - m for m, x in zip(medians, stats, strict=True)]]
             name_of = "ccs" if side == "subject" else "baseline"
             axes.errorbar([c.n for c in rows], medians, yerr=errors, fmt=marker, capsize=3,
-                          label=f"{label}: {name_of}" if len(comparisons) > 1 else name_of)
+                          label=f"{label}: {name_of}" if len(labels) > 1 else name_of)
     axes.set_xscale("log")
     axes.set_xlabel("N")
     axes.set_ylabel(ylabel)
