@@ -8,12 +8,17 @@ benchmark's figures are the floor of what ccs adds to the same work done by hand
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ IDENTITY = {"GIT_AUTHOR_NAME": "ccs bench", "GIT_AUTHOR_EMAIL": "bench@ccs.inval
             "GIT_CONFIG_NOSYSTEM": "1"}
 # A fixed date makes every generated repository of one size start at the same commit.
 FIXED_DATE = "2024-01-01T00:00:00+00:00"
+TTY_COLUMNS, TTY_LINES = 120, 40
 
 CODER = '''\
 """Bench coder: write the component's implementation and test files, nothing else."""
@@ -128,14 +134,42 @@ def ccs_env(**extra: str) -> dict[str, str]:
 
 
 def ccs(repo: Path, *args: str, expect: tuple[int, ...] = (0,)) -> dict[str, Any]:
-    """Run `ccs ARGS --repo REPO --json` as a user does; return its JSON, raise on a bad exit."""
-    done = subprocess.run([*ccs_program(), *args, "--repo", str(repo), "--json"], cwd=repo,
-                          capture_output=True, text=True, check=False, env=ccs_env(),
-                          stdin=subprocess.DEVNULL)
-    if done.returncode not in expect:
-        raise RuntimeError(f"ccs {' '.join(args)} exited {done.returncode}: "
-                           f"{done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout) if done.stdout.strip() else {}
+    """Run `ccs ARGS --repo REPO --json` as a user does; return its JSON, raise on a bad exit.
+
+    Its stderr is a pseudo-terminal, as in a user's shell, so the live progress table is
+    drawn (and paid for); stdout, the JSON, is a pipe, as in `ccs run … --json | jq`.
+    """
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", TTY_LINES, TTY_COLUMNS, 0, 0))
+    tail: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(leader, tail), daemon=True)
+    try:
+        process = subprocess.Popen([*ccs_program(), *args, "--repo", str(repo), "--json"],
+                                   cwd=repo, stdout=subprocess.PIPE, stderr=follower,
+                                   stdin=subprocess.DEVNULL, env=ccs_env())
+    finally:
+        os.close(follower)
+    reader.start()
+    stdout, _ = process.communicate()
+    reader.join()
+    if process.returncode not in expect:
+        text = b"".join(tail).decode(errors="replace")
+        raise RuntimeError(f"ccs {' '.join(args)} exited {process.returncode}: {text[-2000:]}")
+    return json.loads(stdout) if stdout.strip() else {}
+
+
+def _drain(leader: int, tail: list[bytes]) -> None:
+    """Read the terminal side until ccs closes it; keep the last bytes for error messages."""
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        while True:
+            try:
+                data = terminal.read(65536)
+            except OSError:  # EIO: every writer closed the terminal
+                return
+            if not data:
+                return
+            tail.append(data)
+            del tail[:-4]
 
 
 def session_log(repo: Path, session_id: str) -> list[tuple[str, str, str]]:
