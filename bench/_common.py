@@ -195,7 +195,7 @@ def describe(comparison: Comparison) -> str:
             f"load {load['min']}-{load['max']}, {os.cpu_count()} cores")
 
 
-# ----- arguments, results, plots ----------------------------------------------------------
+# ----- arguments and results --------------------------------------------------------------
 
 
 def arguments(description: str, sizes: str, quick_sizes: str,
@@ -265,40 +265,6 @@ def comparison_table(comparisons: list[Comparison], unit: str = "s",
                   "ratio min-max", "ratio IQR", "load 1-min"], rows)
 
 
-def plot(name: str, title: str, comparisons: list[Comparison], ylabel: str,
-         scale: float = 1.0) -> Path:
-    """Draw results/<name>.png: median cost (min-max bars) against N, ccs and baseline."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a build machine
-    from matplotlib import pyplot
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure, axes = pyplot.subplots(figsize=(7, 4.5))
-    labels = list(dict.fromkeys(c.label for c in comparisons))
-    for label in labels:
-        rows = sorted((c for c in comparisons if c.label == label), key=lambda c: c.n)
-        for side, marker in (("subject", "o-"), ("baseline", "s--")):
-            stats = [spread(c.values(side)) for c in rows]
-            medians = [x["median"] * scale for x in stats]
-            errors = [[m - x["min"] * scale for m, x in zip(medians, stats, strict=True)],
-                      [x["max"] * scale - m for m, x in zip(medians, stats, strict=True)]]
-            name_of = "ccs" if side == "subject" else "baseline"
-            axes.errorbar([c.n for c in rows], medians, yerr=errors, fmt=marker, capsize=3,
-                          label=f"{label}: {name_of}" if len(labels) > 1 else name_of)
-    axes.set_xscale("log")
-    axes.set_xlabel("N")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    path = RESULTS / f"{name}.png"
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
-    return path
-
-
 def report(name: str, title: str, comparisons: list[Comparison], *, goal: str,
            ylabel: str, extra: dict | None = None, notes: str = "", unit: str = "s",
            scale: float = 1.0) -> None:
@@ -312,6 +278,8 @@ def report(name: str, title: str, comparisons: list[Comparison], *, goal: str,
                 + comparison_table(comparisons, unit, scale) + "\n"
                 + (f"\n{notes}\n" if notes else "") + f"\n![{title}]({name}.png)\n")
     write_results(name, data, markdown)
+    from _plot import plot  # matplotlib only where a plot is drawn
+
     plot(name, title, comparisons, ylabel, scale)
 
 
