@@ -1,6 +1,7 @@
 """`ccs run` end to end, as a user runs it, against a careful hand-written script.
 
-    python bench/local_run.py [--sizes 10,20,50,200] [--pairs 5] [--parallel 8]
+    python bench/local_run.py [--sizes 10,20,50] [--pairs 5] [--parallel 8]
+    python bench/local_run.py --sizes 200     # ~10 min on 2 cores: opt-in
     python bench/local_run.py --quick            # N=5, 2 pairs, seconds
 
 Subject: the `ccs` console script in a subprocess, `ccs run bench --repo R --json`, on a
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["baseline"]:
         run_baseline(Path(argv[1]), int(argv[2]))
         return 0
-    parser = arguments(__doc__.splitlines()[0], "10,20,50,200", "5")
+    parser = arguments(__doc__.splitlines()[0], "10,20,50", "5")
     parser.add_argument("--parallel", type=int, default=8, help="children at once (8)")
     args = parser.parse_args(argv)
     comparisons = []
