@@ -1,0 +1,180 @@
+"""`ccs run` end to end, as a user runs it, against a careful hand-written script.
+
+    python bench/local_run.py [--sizes 10,20,50] [--pairs 5] [--parallel 8]
+    python bench/local_run.py --sizes 200     # ~10 min on 2 cores: opt-in
+    python bench/local_run.py --quick            # N=5, 2 pairs, seconds
+
+Subject: the `ccs` console script in a subprocess, `ccs run bench --repo R --json`, on a
+fresh generated repository (bench/_repo.py), timed from spawn to exit.
+
+Baseline: this file run as `python bench/local_run.py baseline R` in a subprocess (so both
+pay an interpreter start), stdlib only, never ccs's runner. With the same parallelism it
+does per component what a careful person would: `git worktree add --detach` (one at a
+time: git 2.39 races on concurrent adds), the same coder and test commands with the same
+environment variables, a check of the JUnit report, `git add -A` + `git commit`,
+`git worktree remove`; then a `git merge-tree --write-tree` + `git commit-tree` loop over
+the commits in spawn order and one squash `commit-tree` onto the base, as ccs's Finalize.
+
+Figure: wall time ratio ccs / baseline per interleaved pair (goal ≤ 1.15x). CPU of each
+process tree is recorded too. Writes results/local_run.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    Figures,
+    all_cpu_seconds,
+    arguments,
+    interleave,
+    pairs_of,
+    report,
+    should_write,
+    sizes_of,
+)
+from _repo import (
+    CODER_ARGV,
+    CONTEXT,
+    TEST_ARGV,
+    ccs,
+    component_names,
+    git,
+    make_repo,
+    paths_of,
+)
+
+GOAL = "ccs / baseline wall time <= 1.15x"
+
+
+# ----- the baseline: the same work by hand -------------------------------------------------
+
+
+def baseline_component(repo: Path, base: str, name: str, scratch: Path,
+                       worktree_lock: threading.Lock) -> str:
+    """Implement one component in its own worktree; return its commit."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=scratch))
+    checkout, junit = workdir / "checkout", workdir / "junit.xml"
+    paths = paths_of(name)
+    env = {**os.environ, "CCS_CONTEXT": CONTEXT, "CCS_COMPONENT": name, "CCS_ATTEMPT": "1",
+           "CCS_DESIGN": paths["design"], "CCS_IMPLEMENTATION": paths["implementation"],
+           "CCS_TEST": paths["test"]}
+    with worktree_lock:
+        git(repo, "worktree", "add", "--quiet", "--detach", str(checkout), base)
+    subprocess.run(CODER_ARGV, cwd=checkout, env=env, check=True, stdin=subprocess.DEVNULL,
+                   timeout=60)
+    test = [arg.replace("{junit}", str(junit)) for arg in TEST_ARGV]
+    subprocess.run(test, cwd=checkout, env=env, check=True, stdin=subprocess.DEVNULL,
+                   timeout=60)
+    suite = ElementTree.parse(junit).getroot()  # noqa: S314 - our own test command wrote it
+    if int(suite.get("tests", 0)) < 1 or int(suite.get("failures", 0)) or int(
+            suite.get("errors", 0)):
+        raise RuntimeError(f"{name}: tests did not pass")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "--quiet", "--no-verify", "-m", f"Implement {name}")
+    commit = git(checkout, "rev-parse", "HEAD").strip()
+    with worktree_lock:
+        git(repo, "worktree", "remove", "--force", str(checkout))
+    return commit
+
+
+def squash_merge(repo: Path, base: str, commits: list[str], message: str) -> str:
+    """Merge the commits in order with merge-tree + commit-tree; squash onto the base."""
+    current, tree = base, None
+    for commit in commits:
+        tree = git(repo, "merge-tree", "--write-tree", current, commit).split("\n", 1)[0]
+        current = git(repo, "commit-tree", tree, "-p", current, "-p", commit,
+                      "-m", "merge").strip()
+    if tree is None:
+        raise RuntimeError("nothing to merge")
+    return git(repo, "commit-tree", tree, "-p", base, "-m", message).strip()
+
+
+def run_baseline(repo: Path, parallel: int) -> str:
+    """Do the whole session's work by hand; return the squashed commit."""
+    base = git(repo, "rev-parse", "main").strip()
+    names = component_names(len(list((repo / "docs" / "design" / CONTEXT).glob("*.md"))))
+    scratch = Path(tempfile.mkdtemp(prefix="baseline-", dir=repo.parent))
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        commits = list(pool.map(
+            lambda name: baseline_component(repo, base, name, scratch, lock), names))
+    merged = squash_merge(repo, base, commits, f"Implement {CONTEXT} context")
+    git(repo, "update-ref", f"refs/heads/ccs/{CONTEXT}-baseline", merged)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return merged
+
+
+# ----- one measured run of each side --------------------------------------------------------
+
+
+def fresh_repo(root: Path, n: int, parallel: int) -> Path:
+    """Generate a new repository of N components under `root` (not timed)."""
+    repo = Path(tempfile.mkdtemp(prefix=f"n{n}-", dir=root)) / "repo"
+    make_repo(repo, n, parallel)
+    return repo
+
+
+def subject_run(root: Path, n: int, parallel: int) -> Figures:
+    """Time `ccs run` on a fresh repository; check that it finalized every component."""
+    repo = fresh_repo(root, n, parallel)
+    cpu, started = all_cpu_seconds(), time.perf_counter()
+    body = ccs(repo, "run", CONTEXT)
+    seconds = time.perf_counter() - started
+    succeeded = sum(child["status"] == "succeeded" for child in body["children"])
+    if body["status"] != "complete" or succeeded != n:
+        raise RuntimeError(f"ccs run did not finalize all {n}: {body.get('message')}")
+    shutil.rmtree(repo.parent, ignore_errors=True)
+    return {"seconds": seconds, "cpu_s": all_cpu_seconds() - cpu}
+
+
+def baseline_run(root: Path, n: int, parallel: int) -> Figures:
+    """Time the hand-written script, in its own interpreter, on a fresh repository."""
+    repo = fresh_repo(root, n, parallel)
+    cpu, started = all_cpu_seconds(), time.perf_counter()
+    subprocess.run([sys.executable, __file__, "baseline", str(repo), str(parallel)],
+                   check=True, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(repo.parent, ignore_errors=True)
+    return {"seconds": seconds, "cpu_s": all_cpu_seconds() - cpu}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, as `baseline REPO PARALLEL`, the baseline itself)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["baseline"]:
+        run_baseline(Path(argv[1]), int(argv[2]))
+        return 0
+    parser = arguments(__doc__.splitlines()[0], "10,20,50", "5")
+    parser.add_argument("--parallel", type=int, default=8, help="children at once (8)")
+    args = parser.parse_args(argv)
+    comparisons = []
+    with tempfile.TemporaryDirectory(prefix="ccs-bench-local-run-") as temp:
+        root = Path(temp)
+        for index, n in enumerate(sizes_of(args)):
+            comparisons.append(interleave(
+                "ccs run", n, lambda n=n: subject_run(root, n, args.parallel),
+                lambda n=n: baseline_run(root, n, args.parallel), pairs=pairs_of(args),
+                warmup=index == 0))
+    if should_write(args):
+        report("local_run", "ccs run vs the same work by hand", comparisons, goal=GOAL,
+               ylabel="wall time per session, s",
+               extra={"parallel": args.parallel},
+               notes=f"parallel {args.parallel}; coder and test are tiny stdlib scripts "
+                     "(bench/_repo.py), one attempt, no verify.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
