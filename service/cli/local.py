@@ -18,8 +18,8 @@ from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
 from service.cli.progress import Progress
 from service.domain.commands import CancelSession, RetrySession, StartSession
 from service.domain.manifest import MANIFEST_PATH
+from service.domain.spend import total_usage, usage_of
 from service.domain.states import SessionStatus
-from service.domain.wire import total_usage, usage_of
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import SessionRecord
 

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from service.adapters.db.models import ChildRow, SessionRow
-from service.domain.wire import total_usage, usage_of
+from service.domain.spend import total_usage, usage_of
 
 RESTED = ("succeeded", "failed", "cancelled", "timed_out")
 SHOW_FIRST = {"running": 0, "dispatched": 1, "failed": 2, "timed_out": 2, "cancelled": 3,

@@ -7,7 +7,8 @@ import posixpath
 from dataclasses import dataclass, field
 
 from service.domain.names import InvalidName, check_name
-from service.domain.wire import Budget, CoderSpec, CommandSpec, JobConfig
+from service.domain.spend import Budget
+from service.domain.wire import CoderSpec, CommandSpec, JobConfig
 
 MANIFEST_PATH = ".github/ccs.yml"  # where a repository keeps its manifest (`--manifest` overrides)
 DEFAULT_PATHS = {

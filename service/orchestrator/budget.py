@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from service.domain.spend import Budget
 from service.domain.states import ChildMoves, ChildStatus, SessionMoves, SessionStatus
-from service.domain.wire import Budget
 from service.orchestrator.context import Ports
 
 

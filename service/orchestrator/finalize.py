@@ -4,9 +4,9 @@ what is already done."""
 from __future__ import annotations
 
 from service.domain.manifest import Manifest
+from service.domain.spend import Usage, total_usage, usage_of
 from service.domain.states import ChildMoves, SessionMoves, SessionStatus
 from service.domain.validation import Finding
-from service.domain.wire import Usage, total_usage, usage_of
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
 from service.orchestrator.merge import MergeConflict, finalize_message, merge_children

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from service.domain.manifest import Manifest
+from service.domain.spend import Usage
 from service.domain.states import ChildMove, SessionMove
-from service.domain.wire import ChildResult, JobConfig, Usage
+from service.domain.wire import ChildResult, JobConfig
 
 # Records ---------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from service.domain.progress import NextStep, all_rested, next_after_result
 from service.domain.redaction import redact, safe_link
+from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMoves, SessionMoves
-from service.domain.wire import ChildResult, Usage
+from service.domain.wire import ChildResult
 from service.orchestrator.errors import UnknownSession
 from service.orchestrator.ports import ChildRecord, NotFound, SessionRecord, Store
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from service.adapters.db.models import ChildRow, InteractionRow, SessionRow
 from service.adapters.db.store import Store
+from service.domain.spend import total_usage, usage_of
 from service.domain.states import ChildStatus
-from service.domain.wire import total_usage, usage_of
 
 C = ChildStatus
 FAILED = (C.FAILED, C.CANCELLED, C.TIMED_OUT)

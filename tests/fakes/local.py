@@ -38,8 +38,9 @@ from service.domain.commands import (
     RetrySession,
     StartSession,
 )
+from service.domain.spend import Usage
 from service.domain.states import ChildMoves, ChildStatus
-from service.domain.wire import ChildResult, JobConfig, TestCounts, Usage
+from service.domain.wire import ChildResult, JobConfig, TestCounts
 from service.orchestrator.bus import MessageBus
 from service.orchestrator.context import Ports
 from service.orchestrator.ports import ChildRecord, SessionRecord

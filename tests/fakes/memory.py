@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.names import is_own_ref
+from service.domain.spend import Usage
 from service.domain.states import ChildMove, ChildStatus, SessionMove
-from service.domain.wire import Usage
 from service.orchestrator.ports import GitError, MergeOutcome, NewChild, NewSession, NotFound
 
 

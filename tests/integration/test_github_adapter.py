@@ -19,8 +19,9 @@ from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
 from service.bootstrap import GitHubRuntime, Services
 from service.config import Config, Secret
 from service.domain.commands import CancelSession, RecordChildResult, StartSession
+from service.domain.spend import Usage
 from service.domain.states import ChildStatus
-from service.domain.wire import Usage, parse_result
+from service.domain.wire import parse_result
 from service.orchestrator.spawn import spawn
 from service.worker.tasks import reconcile
 from tests.fakes.github import FakeGitHub

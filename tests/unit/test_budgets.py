@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.wire import Usage
+from service.domain.spend import Usage
 from service.orchestrator.finalize import pull_request_body
 from service.web.shapes import session_json
 from tests.fakes.local import Project

@@ -21,8 +21,8 @@ from service.adapters.db.models import (
     utcnow,
 )
 from service.adapters.db.service_queries import ServiceQueries
+from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
-from service.domain.wire import Usage
 from service.orchestrator.ports import NewChild, NewSession, NotFound
 
 __all__ = ["NotFound", "Store"]

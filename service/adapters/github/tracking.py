@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.spend import total_usage
 from service.domain.states import ChildKind
-from service.domain.wire import total_usage
 
 MAX_BODY = 60_000  # GitHub refuses comments over 65,536 characters
 MAX_MESSAGE = 600

@@ -29,7 +29,8 @@ from service.domain.manifest import (
     check_repo_path,
 )
 from service.domain.names import NAME_PATTERN, InvalidName, check_name, check_ref_name
-from service.domain.wire import Budget, CoderSpec, CommandSpec
+from service.domain.spend import Budget
+from service.domain.wire import CoderSpec, CommandSpec
 
 __all__ = ["MAX_NODES", "dotted", "load_manifest", "manifest_schema", "parse_manifest"]
 
