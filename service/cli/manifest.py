@@ -19,7 +19,7 @@ from rich.table import Table
 from action.agents import preset
 from action.prompt import TEMPLATE_NAMES, unknown_names
 from service.adapters.manifest.parse import MANIFEST_PATH, load_manifest
-from service.cli.scaffold import ScaffoldExists, scaffold
+from service.cli.scaffold import ACTION_DIR, ScaffoldExists, ccs_version, scaffold
 from service.domain.manifest import Component, Manifest, ManifestError
 
 EXIT_OK = 0
@@ -51,6 +51,9 @@ def check(args: argparse.Namespace) -> int:
         }))
     else:
         _print_table(manifest, resolved)
+    stale = action_warning(repo)
+    if stale:
+        print(f"ccs check: warning: {stale}", file=sys.stderr)
     note = commit_note(repo, manifest_path)
     if note:
         print(f"ccs check: note: {note}", file=sys.stderr)
@@ -58,6 +61,18 @@ def check(args: argparse.Namespace) -> int:
         print(f"ccs check: warning: {warning}", file=sys.stderr)
     print(_sandbox_line(manifest), file=sys.stderr if as_json else sys.stdout)
     return EXIT_OK
+
+
+def action_warning(repo: Path) -> str | None:
+    """Say so when the vendored action was written by another ccs than this one."""
+    stamp = repo / ACTION_DIR / "VERSION"
+    if not stamp.is_file():
+        return None
+    written, installed = stamp.read_text().strip(), ccs_version()
+    if written == installed:
+        return None
+    return (f"{ACTION_DIR} was written by ccs {written}, this is ccs {installed}: run "
+            "`ccs init --force` to upgrade the workflow and the action")
 
 
 def commit_note(repo: Path, manifest_path: str) -> str | None:
@@ -179,8 +194,12 @@ def init(args: argparse.Namespace) -> int:
         print(f"ccs init: {' and '.join(error.paths)} already {verb}; nothing was written "
               "(use --force to overwrite)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    vendored = [path for path in result.written if path.startswith(f"{ACTION_DIR}/")]
     for path in result.written:
-        print(f"wrote {path}")
+        if path not in vendored:
+            print(f"wrote {path}")
+    if vendored:
+        print(f"wrote {ACTION_DIR}/ (the action the workflow uses, {len(vendored)} files)")
     for path in result.kept:
         print(f"kept {path} as written (pass --agent NAME to replace its coder section)")
     origin = "from docs/design" if result.inferred else "an example; edit it"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import action as action_package
 from action.agents import preset
 from service.adapters.manifest.parse import MANIFEST_PATH, parse_manifest
+from service.domain.manifest import Manifest, ManifestError
 from service.domain.names import NAME_PATTERN
 
-# The reusable workflow of the ccs project that a target repository's workflow calls.
-# Change the owner/repo or pin another ref here; nothing else names it.
-REUSABLE_WORKFLOW = "ccs-dev/ccs/.github/workflows/ccs.yml@v1"
+ACTION_DIR = ".github/actions/ccs"
 WORKFLOW_PATH = ".github/workflows/ccs.yml"
 DESIGN_DIR = "docs/design"
 EXAMPLE_CONTEXT = {"example": ["greeter"]}
@@ -136,10 +139,40 @@ def manifest_text(contexts: dict[str, list[str]], agent: str | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
-def workflow_text() -> str:
-    """Return the `.github/workflows/ccs.yml` that hands each dispatch to ccs's workflow."""
+# Official actions, pinned by full commit sha (zizmor/actionlint clean); bump together.
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+SETUP_PYTHON = "actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5.3.0"
+TIMEOUT_MARGIN_MINUTES = 10
+
+
+def job_timeout_minutes(manifest: Manifest) -> int:
+    """Return the job's timeout-minutes: setup + attempts x (coder + test), plus a margin."""
+    seconds = (manifest.setup.timeout if manifest.setup else 0) + manifest.attempts * (
+        manifest.coder.timeout + manifest.test.timeout)
+    verify = manifest.verify.timeout if manifest.verify else 0
+    return math.ceil(max(seconds, verify) / 60) + TIMEOUT_MARGIN_MINUTES
+
+
+def python_version(repo: Path) -> str:
+    """Return the Python a runner needs: .python-version, else requires-python's floor."""
+    pinned = repo / ".python-version"
+    if pinned.is_file() and pinned.read_text().strip():
+        return pinned.read_text().split()[0]
+    project = repo / "pyproject.toml"
+    if project.is_file():
+        found = re.search(r"requires-python\s*=\s*[\"'][^\"'\d]*(\d+\.\d+)",
+                          project.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+    return "3.12"
+
+
+def workflow_text(manifest: Manifest, python: str = "3.12") -> str:
+    """Return the `.github/workflows/ccs.yml` that runs each dispatch with the vendored action
+    (DESIGN §6a): no reference to any repository but the user's own."""
     lines = [
         "# Dispatched by ccs (never by hand): one job per component of a session.",
+        "# Written by `ccs init`; `ccs init --force` upgrades it with the action beside it.",
         "name: ccs",
         "run-name: ccs ${{ inputs.session }}",
         "on:",
@@ -158,16 +191,81 @@ def workflow_text() -> str:
     lines += [
         "permissions: {}",
         "jobs:",
-        "  ccs:",
-        "    # Write the child branches and ask for the OIDC token the callback is signed with.",
+        "  child:",
+        "    name: ccs ${{ matrix.component }}",
+        "    runs-on: ubuntu-latest",
+        f"    timeout-minutes: {job_timeout_minutes(manifest)}",
         "    permissions:",
-        "      contents: write",
-        "      id-token: write",
-        f"    uses: {REUSABLE_WORKFLOW}",
-        "    with:",
+        "      contents: write  # the runner pushes the child branch (ccs-...) only",
+        "      id-token: write  # the OIDC token that signs the result callback",
+        "    strategy:",
+        "      fail-fast: false",
+        "      max-parallel: ${{ fromJSON(inputs.max-parallel) }}",
+        "      matrix: ${{ fromJSON(inputs.matrix) }}",
+        "    steps:",
+        f"      - uses: {CHECKOUT}",
+        "        with:",
+        "          persist-credentials: false",
+        f"      - uses: {SETUP_PYTHON}",
+        "        with:",
+        f"          python-version: '{python}'",
+        *_agent_install_step(manifest),
+        "      - name: Run ${{ matrix.component }}",
+        "        uses: ./.github/actions/ccs",
     ]
-    lines += [f"      {name}: ${{{{ inputs.{name} }}}}" for name in WORKFLOW_INPUTS]
+    if manifest.coder.env:
+        lines += ["        env:  # the coder's secrets, by name (never through inputs)"]
+        lines += [f"          {name}: ${{{{ secrets.{name} }}}}" for name in manifest.coder.env]
+    lines += [
+        "        with:",
+        "          entry: ${{ toJSON(matrix) }}",
+        *[f"          {name}: ${{{{ inputs.{name} }}}}"
+          for name in ("config", "session", "branch", "callback", "mode")],
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _agent_install_step(manifest: Manifest) -> list[str]:
+    """Return the step that installs the preset's CLI unless the runner already has it."""
+    if not manifest.coder.agent:
+        return []
+    chosen = preset(manifest.coder.agent)
+    return [
+        f"      - name: Install {chosen.program} (skipped when it is on PATH)",
+        "        run: |",
+        f"          command -v {chosen.program} || {chosen.install}",
+    ]
+
+
+def action_files() -> dict[str, str]:
+    """Return the action to vendor under .github/actions/ccs/: action.yml and the stdlib
+    runner package, from the installed ccs, stamped with the ccs version that wrote it."""
+    package = Path(action_package.__file__).resolve().parent
+    files = {f"{ACTION_DIR}/action/{path.relative_to(package).as_posix()}": path.read_text()
+             for path in sorted(package.rglob("*.py")) if "__pycache__" not in path.parts}
+    action_yml = (package / "action.yml").read_text()
+    # Vendored, the package sits beside action.yml rather than one folder up.
+    files[f"{ACTION_DIR}/action.yml"] = action_yml.replace('PYTHONPATH="$GITHUB_ACTION_PATH/.."',
+                                                           'PYTHONPATH="$GITHUB_ACTION_PATH"')
+    files[f"{ACTION_DIR}/VERSION"] = f"{ccs_version()}\n"
+    return files
+
+
+def _kept_manifest(repo: Path, contexts: dict[str, list[str]]) -> tuple[Manifest, str | None]:
+    """Return the kept manifest to derive the workflow from, or the default one and why."""
+    try:
+        return parse_manifest((repo / MANIFEST_PATH).read_text(encoding="utf-8"),
+                              MANIFEST_PATH), None
+    except (ManifestError, OSError, UnicodeDecodeError) as error:
+        return parse_manifest(manifest_text(contexts), MANIFEST_PATH), str(error).split("\n")[0]
+
+
+def ccs_version() -> str:
+    """Return the installed ccs version."""
+    try:
+        return importlib.metadata.version("ccs")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 @dataclass(frozen=True)
@@ -187,14 +285,14 @@ def scaffold(repo: Path, force: bool = False, agent: str | None = None) -> Scaff
     With `force` an existing manifest is kept as written, except that `agent` replaces its
     coder section (DESIGN §6a).
     """
-    targets = (MANIFEST_PATH, WORKFLOW_PATH)
+    targets = (MANIFEST_PATH, WORKFLOW_PATH, f"{ACTION_DIR}/action.yml")
     # A dangling symlink counts as existing: writing through it would land elsewhere.
     existing = [path for path in targets if os.path.lexists(repo / path)]
     if existing and not force:
         raise ScaffoldExists(existing)
     found = infer_contexts(repo)
     contexts = found.contexts or EXAMPLE_CONTEXT
-    texts = {MANIFEST_PATH: manifest_text(contexts, agent), WORKFLOW_PATH: workflow_text()}
+    texts = {MANIFEST_PATH: manifest_text(contexts, agent)}
     kept = []
     manifest = repo / MANIFEST_PATH
     if MANIFEST_PATH in existing and manifest.is_file() and not manifest.is_symlink():
@@ -204,11 +302,23 @@ def scaffold(repo: Path, force: bool = False, agent: str | None = None) -> Scaff
         else:
             texts[MANIFEST_PATH] = replace_coder(manifest.read_text(encoding="utf-8"), agent)
     # Never write a manifest that `ccs check` would refuse.
-    if MANIFEST_PATH in texts:
-        parse_manifest(texts[MANIFEST_PATH], MANIFEST_PATH)
+    written = texts.get(MANIFEST_PATH)
+    if written is not None:
+        manifest = parse_manifest(written, MANIFEST_PATH)  # never write one check refuses
+    else:
+        manifest, problem = _kept_manifest(repo, contexts)
+        if problem:
+            kept[-1] = (f"{MANIFEST_PATH} ({problem}; the workflow uses the default timeouts "
+                        "and no secrets: fix it, then run `ccs init --force` again)")
+    texts[WORKFLOW_PATH] = workflow_text(manifest, python_version(repo))
+    texts.update(action_files())
+    root = repo.resolve()
     for path, text in texts.items():
         target = repo / path
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.resolve().is_relative_to(root):
+            # A committed symlinked folder must not carry a write outside the repository.
+            raise ScaffoldExists([f"{path} (its folder leads outside the repository)"])
         if target.is_symlink():
             target.unlink()
         target.write_text(text, encoding="utf-8")

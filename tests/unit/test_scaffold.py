@@ -9,7 +9,6 @@ import yaml
 
 from service.adapters.manifest.parse import load_manifest
 from service.cli.scaffold import (
-    REUSABLE_WORKFLOW,
     WORKFLOW_INPUTS,
     WORKFLOW_PATH,
     ScaffoldExists,
@@ -41,7 +40,8 @@ def test_infers_contexts_and_components_from_design_docs(tmp_path: Path) -> None
 def test_scaffold_writes_a_manifest_that_check_accepts(tmp_path: Path) -> None:
     design_docs(tmp_path, "accounts/user_repository.md", "accounts/password_hasher.md")
     result = scaffold(tmp_path)
-    assert result.inferred and result.written == [".github/ccs.yml", WORKFLOW_PATH]
+    assert result.inferred and result.written[:2] == [".github/ccs.yml", WORKFLOW_PATH]
+    assert ".github/actions/ccs/action.yml" in result.written
     manifest = load_manifest(tmp_path)
     components = manifest.components("accounts")
     assert [c.name for c in components] == ["password_hasher", "user_repository"]
@@ -55,7 +55,7 @@ def test_scaffold_without_design_docs_writes_an_example(tmp_path: Path) -> None:
     assert [c.name for c in load_manifest(tmp_path).components("example")] == ["greeter"]
 
 
-def test_workflow_calls_the_reusable_workflow_with_every_input(tmp_path: Path) -> None:
+def test_workflow_takes_every_input_and_runs_the_vendored_action(tmp_path: Path) -> None:
     scaffold(tmp_path)
     workflow = yaml.safe_load((tmp_path / WORKFLOW_PATH).read_text())
     assert workflow["run-name"] == "ccs ${{ inputs.session }}"
@@ -64,11 +64,14 @@ def test_workflow_calls_the_reusable_workflow_with_every_input(tmp_path: Path) -
                            "max-parallel"}
     assert inputs["max-parallel"]["default"] == "8"
     assert all(spec["type"] == "string" for spec in inputs.values())
-    job = workflow["jobs"]["ccs"]
-    assert job["uses"] == REUSABLE_WORKFLOW == "ccs-dev/ccs/.github/workflows/ccs.yml@v1"
+    job = workflow["jobs"]["child"]
     assert job["permissions"] == {"contents": "write", "id-token": "write"}
-    assert job["with"] == {name: f"${{{{ inputs.{name} }}}}" for name in WORKFLOW_INPUTS}
-    assert "secrets" not in job
+    (run,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/ccs"]
+    assert run["with"]["entry"] == "${{ toJSON(matrix) }}"
+    assert {k: v for k, v in run["with"].items() if k != "entry"} == {
+        name: f"${{{{ inputs.{name} }}}}" for name in WORKFLOW_INPUTS
+        if name not in ("matrix", "max-parallel")}
+    assert "env" not in run  # the example coder needs no secret
     assert workflow["permissions"] == {}
 
 
@@ -100,7 +103,8 @@ def test_force_rewrites_the_workflow_and_keeps_the_manifest(tmp_path: Path) -> N
     (tmp_path / WORKFLOW_PATH).write_text("old workflow\n")
     result = scaffold(tmp_path, force=True)
     assert manifest.read_text() == "old\n"
-    assert result.kept == [".github/ccs.yml"]
+    assert result.kept[0].startswith(".github/ccs.yml (")  # kept, and why it is not used
+    assert "the workflow uses the default timeouts" in result.kept[0]
     assert (tmp_path / WORKFLOW_PATH).read_text() != "old workflow\n"
 
 
