@@ -137,25 +137,20 @@ class ChildMoves:
         return tuple(v for v in vars(cls).values() if isinstance(v, ChildMove))
 
 
-def _session_table() -> dict[SessionStatus, frozenset[SessionStatus]]:
-    table: dict[SessionStatus, set[SessionStatus]] = {s: set() for s in SessionStatus}
-    for move in SessionMoves.all():
-        for source in move.sources:
-            table[source].add(move.target)
-    return {s: frozenset(targets) for s, targets in table.items()}
-
-
-def _child_table() -> dict[ChildStatus, frozenset[ChildStatus]]:
-    table: dict[ChildStatus, set[ChildStatus]] = {s: set() for s in ChildStatus}
-    for move in ChildMoves.all():
+def _table(statuses: type, moves: tuple) -> dict:
+    """Return status -> the targets the named moves allow from it."""
+    table: dict = {s: set() for s in statuses}
+    for move in moves:
         for source in move.sources:
             table[source].add(move.target)
     return {s: frozenset(targets) for s, targets in table.items()}
 
 
 # The tables every status check uses, derived from the named moves above.
-SESSION_TRANSITIONS = _session_table()
-CHILD_TRANSITIONS = _child_table()
+SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = _table(
+    SessionStatus, SessionMoves.all())
+CHILD_TRANSITIONS: dict[ChildStatus, frozenset[ChildStatus]] = _table(ChildStatus,
+                                                                      ChildMoves.all())
 
 
 class InvalidTransition(ValueError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.cli.demo import prepare
-from tests.fakes.cli import body_of, ccs, children, environment
+from tests.fakes.cli import body_of, ccs, children, coder_repo, environment
 from tests.fakes.local import git
 
 pytestmark = pytest.mark.slow
@@ -208,28 +208,8 @@ for var, text in (("CCS_IMPLEMENTATION", "VALUE = 1\\n"),
 
 def shop(tmp_path: Path, components: dict[str, int], coder_timeout: int = 60) -> Path:
     """Make a repository whose coder misbehaves on purpose for some components."""
-    repo = tmp_path / "shop"
-    (repo / ".github").mkdir(parents=True)
-    (repo / "tools").mkdir()
-    (repo / "tools" / "coder.py").write_text(CODER)
-    (repo / "KEEP.md").write_text("not yours\n")
-    listed = "".join(f"      - {{name: {name}, priority: {p}}}\n"
-                     for name, p in components.items())
-    (repo / ".github" / "ccs.yml").write_text(
-        "version: 1\n"
-        f"coder: {{command: [python, tools/coder.py], timeout: {coder_timeout}, attempts: 1}}\n"
-        "test:\n  command: [python, -m, pytest, -q, -p, 'no:cacheprovider', '{test}',"
-        " '--junitxml={junit}']\n  timeout: 60\n"
-        "contexts:\n  shop:\n    description: misbehaving coders\n    components:\n"
-        + listed)
-    for name in components:
-        design = repo / "docs" / "design" / "shop" / f"{name}.md"
-        design.parent.mkdir(parents=True, exist_ok=True)
-        design.write_text(f"# {name}\n")
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "shop")
-    return repo
+    return coder_repo(tmp_path / "shop", CODER, components, coder_timeout=coder_timeout,
+                      description="misbehaving coders", files={"KEEP.md": "not yours\n"})
 
 
 def test_a_hanging_coder_times_out_and_a_vandal_fails_the_scope_guard(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.fakes.cli import body_of, ccs, children
+from tests.fakes.cli import body_of, ccs, children, coder_repo
 from tests.fakes.local import git
 
 pytestmark = pytest.mark.slow
@@ -32,26 +32,9 @@ NO_SANDBOX = {"CCS_SANDBOX": "0"}
 
 def project(tmp_path: Path, coder: str, components: tuple[str, ...] = ("one",)) -> Path:
     """Make a repository whose coder runs `coder` (Python) and then writes its own files."""
-    repo = tmp_path / "repo"
-    (repo / ".github").mkdir(parents=True)
-    (repo / "tools").mkdir()
-    (repo / "tools" / "coder.py").write_text(
-        "import os, pathlib, subprocess, sys\n" + textwrap.dedent(coder) + WRITE_OWN_FILES)
-    listed = "".join(f"      - {{name: {name}}}\n" for name in components)
-    (repo / ".github" / "ccs.yml").write_text(
-        "version: 1\n"
-        "coder: {command: [python, tools/coder.py], timeout: 60, attempts: 1}\n"
-        "test:\n  command: [python, -m, pytest, -q, -p, 'no:cacheprovider', '{test}',"
-        " '--junitxml={junit}']\n  timeout: 60\n"
-        "contexts:\n  shop:\n    description: attacking coders\n    components:\n" + listed)
-    for name in components:
-        design = repo / "docs" / "design" / "shop" / f"{name}.md"
-        design.parent.mkdir(parents=True, exist_ok=True)
-        design.write_text(f"# {name}\n")
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "shop")
-    return repo
+    source = "import os, pathlib, subprocess, sys\n" + textwrap.dedent(coder) + WRITE_OWN_FILES
+    return coder_repo(tmp_path / "repo", source, dict.fromkeys(components, 0),
+                      description="attacking coders")
 
 
 def alive(pid: int) -> bool:

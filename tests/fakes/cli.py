@@ -34,3 +34,33 @@ def body_of(done: subprocess.CompletedProcess[str]) -> dict:
 def children(body: dict) -> dict[str, dict]:
     """Return a session body's children by component."""
     return {c["component"]: c for c in body["children"]}
+
+
+def coder_repo(repo: Path, coder: str, components: dict[str, int], *, coder_timeout: int = 60,
+               description: str = "test coders", files: dict[str, str] | None = None) -> Path:
+    """Make and commit a repository whose coder is the Python program `coder`, with one
+    context `shop` of the given components (name -> priority), one attempt each."""
+    from tests.fakes.local import git
+
+    (repo / ".github").mkdir(parents=True)
+    (repo / "tools").mkdir()
+    (repo / "tools" / "coder.py").write_text(coder)
+    for path, text in (files or {}).items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    listed = "".join(f"      - {{name: {name}, priority: {p}}}\n"
+                     for name, p in components.items())
+    (repo / ".github" / "ccs.yml").write_text(
+        "version: 1\n"
+        f"coder: {{command: [python, tools/coder.py], timeout: {coder_timeout}, attempts: 1}}\n"
+        "test:\n  command: [python, -m, pytest, -q, -p, 'no:cacheprovider', '{test}',"
+        " '--junitxml={junit}']\n  timeout: 60\n"
+        f"contexts:\n  shop:\n    description: {description}\n    components:\n" + listed)
+    for name in components:
+        design = repo / "docs" / "design" / "shop" / f"{name}.md"
+        design.parent.mkdir(parents=True, exist_ok=True)
+        design.write_text(f"# {name}\n")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "shop")
+    return repo
