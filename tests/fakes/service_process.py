@@ -239,11 +239,21 @@ class ServiceProcess(Process):
     def wait_for_status(self, session_id: str, statuses: tuple[str, ...] = (
             "complete", "needs_attention", "failed", "cancelled"),
             timeout: float = 60) -> dict[str, Any]:
-        """Wait until the session is in one of `statuses`; return it."""
+        """Wait until the session is in one of `statuses`; return it.
+
+        `timeout` counts from the session's last change, not from the call: a session that
+        keeps moving on a loaded machine is waited for, one that is stuck fails.
+        """
         def reached() -> dict[str, Any] | None:
             session = self.session(session_id)
             return session if session["status"] in statuses else None
-        return wait_until(reached, timeout, f"session {session_id} not in {statuses}", self)
+
+        def progress() -> str:
+            session = self.session(session_id)
+            return json.dumps([session["status"], session.get("progress"),
+                               [c["status"] for c in session.get("children", [])]])
+        return wait_until(reached, timeout, f"session {session_id} not in {statuses}", self,
+                          progress=progress)
 
     def __enter__(self) -> ServiceProcess:
         """Return the running service."""
@@ -272,13 +282,23 @@ class WorkerProcess(Process):
 
 
 def wait_until(predicate: Any, timeout: float, what: str,
-               *processes: Process, interval: float = 0.1) -> Any:
-    """Poll `predicate` until it returns something truthy; fail with the processes' logs."""
+               *processes: Process, interval: float = 0.1,
+               progress: Any = None) -> Any:
+    """Poll `predicate` until it returns something truthy; fail with the processes' logs.
+
+    With `progress` (a callable returning the observed state), the deadline moves each time
+    the state changes: waiting is driven by what happens, not by the clock alone.
+    """
     deadline = time.monotonic() + timeout
+    last = progress() if progress else None
     while True:
         value = predicate()
         if value:
             return value
+        if progress is not None:
+            now_state = progress()
+            if now_state != last:
+                last, deadline = now_state, time.monotonic() + timeout
         if time.monotonic() > deadline:
             # Head and tail: a crash at start-up would scroll away behind the polling.
             logs = "\n".join(_head_and_tail(process.logs()) for process in processes)
