@@ -19,7 +19,6 @@ from service.adapters.git_repo import GitRepository
 from service.adapters.manifest.parse import parse_manifest
 from service.config import Config
 from service.domain.commands import RecordChildResult
-from service.domain.redaction import redact
 from service.orchestrator.bus import MessageBus
 from service.orchestrator.context import Ports
 
@@ -111,10 +110,6 @@ class GitHubRuntime:
         self._buses: dict[tuple[str, str], MessageBus] = {}
         self._lock = threading.Lock()
 
-    def redact(self, text: str) -> str:
-        """Mask the configured secrets and every token-shaped string in `text`."""
-        return redact(text, self.config.secret_values())
-
     def github(self, repository: str, installation_id: int | None = None) -> RepoGitHub:
         """Return the GitHub calls for `repository` through its installation's client."""
         from service.adapters.github.repo import RepoGitHub
@@ -151,8 +146,8 @@ class GitHubRuntime:
             store=self.store, git=mirror.repo, host=GitHubHost(repo, mirror), executor=executor,
             parse_manifest=parse_manifest, verifier=GitHubVerifier(executor, mirror),
             reporter=TrackingReporter(repo, self.store, self.retry_command,
-                                      self.config.bot_login, clean=self.redact),
-            retry_command=self.retry_command, redact=self.redact))
+                                      self.config.bot_login, clean=self.config.redact),
+            retry_command=self.retry_command, redact=self.config.redact))
         with self._lock:
             return self._buses.setdefault(key, bus)
 
@@ -175,10 +170,6 @@ class Services:
     runtime: Any  # GitHubRuntime, or a test's stand-in with the same `bus` and `github`
     queue: TaskQueue | None = None
     oidc: OidcVerifier | None = None  # built on first use (it caches the issuer's keys)
-
-    def redact(self, text: str) -> str:
-        """Mask the configured secrets and every token-shaped string in `text`."""
-        return redact(text, self.config.secret_values())
 
     def bus(self, repository: str, installation_id: int | None = None, *,
             deferred: bool = False) -> MessageBus:

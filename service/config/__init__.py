@@ -26,6 +26,7 @@ from service.config.values import (
     parse_workflow,
     parse_workspace,
 )
+from service.domain.redaction import redact
 
 __all__ = ["MASK", "Config", "ConfigError", "Secret", "mask_url_password"]
 
@@ -149,6 +150,10 @@ class Config:
                 self.webhook_secret is None and self.api_token is None):
             problems.append("CCS_CALLBACK_AUTH=token needs CCS_CALLBACK_SECRET")
         return problems
+
+    def redact(self, text: str) -> str:
+        """Mask the configured secrets and every token-shaped string in `text` (DESIGN §8)."""
+        return redact(text, self.secret_values())
 
     def secret_values(self) -> tuple[str, ...]:
         """Return every configured secret's value, for redaction (DESIGN §8)."""

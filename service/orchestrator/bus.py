@@ -10,7 +10,7 @@ from typing import Any
 from service.domain.commands import CancelSession, RecordChildResult, RetrySession, StartSession
 from service.domain.progress import NextStep
 from service.orchestrator import lifecycle
-from service.orchestrator.advance import advance, carry_on, fan_in, run_initialize
+from service.orchestrator.advance import advance, carry_on, fan_in
 from service.orchestrator.budget import enforce_budget
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
@@ -72,10 +72,7 @@ class MessageBus:
 def start_session(bus: MessageBus, command: StartSession) -> SessionRecord:
     """Record the session, then Initialize and Spawn it (or queue that)."""
     session = record_session(bus.ports, command)
-    if bus.defer is not None:
-        bus.defer("advance", session.id)
-    else:
-        run_initialize(bus.ports, session.id)
+    bus.then("advance", session.id)
     return bus.ports.store.session(session.id)
 
 
@@ -99,8 +96,7 @@ def record_child_result(bus: MessageBus, command: RecordChildResult) -> Recorded
     recorded = record_result(store, child, session, command.result, bus.ports.clock.now(),
                              clean=bus.ports.redact)
     if recorded.accepted and recorded.next != NextStep.NONE:
-        task = "advance" if recorded.next == NextStep.FINALIZE else "fan_in"
-        bus.then(task, session.id, recorded.next)
+        bus.then(recorded.task, session.id, recorded.next)
     return recorded
 
 

@@ -32,6 +32,11 @@ class Recorded:
         """Return True when this result was the child's first."""
         return self.outcome == "accepted"
 
+    @property
+    def task(self) -> str:
+        """Return the queue task that carries out `next`: Finalize resumes through advance."""
+        return "advance" if self.next == NextStep.FINALIZE else "fan_in"
+
 
 def find_child(store: Store, child_id: str,
                repository: str | None = None) -> tuple[ChildRecord, SessionRecord]:

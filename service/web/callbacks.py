@@ -46,12 +46,12 @@ def _child_result(child_id: str):
     # follows goes to a queue task.
     recorded = record_result(s.store, child, session, result, utcnow(),
                              also=(lambda: record_token_id(claims)) if claims else None,
-                             clean=s.redact)
+                             clean=s.config.redact)
     if not recorded.accepted:
         raise ApiError(409, "already_recorded",
                        f"child {child_id} already has a result; the first one wins")
     if recorded.next != NextStep.NONE:
-        s.defer("advance" if recorded.next == NextStep.FINALIZE else "fan_in", session.id)
+        s.defer(recorded.task, session.id)
     _count("accepted")
     return jsonify({"status": "accepted"}), 202
 

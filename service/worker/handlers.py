@@ -24,7 +24,6 @@ from service.domain.commands import (
     context_from_label,
     parse_comment,
 )
-from service.domain.redaction import redact
 from service.domain.states import ChildKind
 from service.domain.wire import ChildResult, TestCounts
 from service.orchestrator.bus import MessageBus
@@ -151,7 +150,7 @@ class Handlers:
                 bus.handle(dataclasses.replace(command, session_id=self._target(command).id))
         except BadInput as error:
             # Error text may quote git or GitHub output: mask secrets before posting it.
-            clean = redact(str(error), self.config.secret_values())
+            clean = self.config.redact(str(error))
             return f"ccs could not do that:\n\n{quoted(clean)}"
         return None
 
