@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import subprocess
 import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from service.cli.supervise import WORKER_STOP_SECONDS, WorkerSupervisor, worker_command
 from service.config import Config, ConfigError, mask_url_password
 
 log = logging.getLogger("ccs.service")
-WORKER_STOP_SECONDS = 30
 IN_PROCESS_WORKER_THREADS = 2
 
 
@@ -79,42 +77,25 @@ def serve(args: argparse.Namespace) -> int:
     ensure_data_folder(config)
     if config.auto_migrate:
         upgrade(config.service_database_url())
-    consumer = None
+    supervisor = None
     if args.no_worker:
         log.info("not consuming the queue (--no-worker): run `ccs worker` elsewhere")
     elif is_redis(config):
         log.info("Redis queue configured: run `ccs worker` processes to consume it")
     else:
-        consumer = start_worker_process(IN_PROCESS_WORKER_THREADS)
+        supervisor = WorkerSupervisor(worker_command(IN_PROCESS_WORKER_THREADS)).start()
     try:
         WebApplication({"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
                         "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}).run()
     finally:
-        stop_worker_process(consumer)
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 
 def ensure_data_folder(config: Config) -> None:
     """Create the workspace (the default SQLite database and queue live there)."""
     config.workspace_dir.mkdir(parents=True, exist_ok=True)
-
-
-def start_worker_process(threads: int) -> subprocess.Popen:
-    """Start `ccs worker` as one child process (so it runs once, not once per web worker)."""
-    command = [sys.executable, "-m", "service.cli", "worker", "--threads", str(threads)]
-    return subprocess.Popen(command)
-
-
-def stop_worker_process(process: subprocess.Popen | None) -> None:
-    """Ask the worker to finish its tasks and stop; kill it if it takes too long."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(WORKER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class WebApplication(BaseApplication):
