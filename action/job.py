@@ -1,10 +1,15 @@
-"""`python -m action job`: one matrix entry inside GitHub Actions, from checkout to callback."""
+"""`python -m action job`: one matrix entry inside GitHub Actions, from checkout to callback.
+
+The job never pushes: its commit travels in the result as a git bundle (DESIGN §6a).
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from action.reaper import become_subreaper
 from action.report import RunResult, empty_counts
 from action.runner import Runner, run_component, run_verify
 from action.spec import (
+    MAX_BUNDLE_CHARS,
     InputError,
     load_json,
     parse_component_entry,
@@ -89,16 +95,23 @@ def checkout(env: JobEnv, branch: str, workdir: Path) -> None:
     gitops.git(workdir, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
 
 
-def push_child_branch(env: JobEnv, workdir: Path, branch: str) -> None:
-    """Push HEAD to `branch`, forcing only over what was there a moment ago (a lease)."""
-    if not branch.startswith("ccs-"):
-        raise gitops.GitError(f"refusing to push {branch!r}: ccs writes only ccs- branches")
-    auth = gitops.auth_env(env.token)
-    ref = f"refs/heads/{branch}"
-    listed = gitops.git(workdir, "ls-remote", "origin", ref, env=auth).split()
-    expected = listed[0] if listed else ""
-    gitops.git(workdir, "push", "-q", f"--force-with-lease={ref}:{expected}", "origin",
-               f"HEAD:{ref}", env=auth)
+def attach_bundle(workdir: Path, start: str, result: RunResult) -> None:
+    """Put the child commit in the result as a base64 bundle: the job holds no write token
+    (DESIGN §6a), so ccs pushes the child branch itself. Nothing changed: no bundle."""
+    if not result.commit or result.commit == start or not result.branch:
+        return
+    with tempfile.TemporaryDirectory(prefix="ccs-bundle-") as scratch:
+        data = gitops.bundle(workdir, result.branch, start, Path(scratch) / "child.bundle")
+    encoded = base64.b64encode(data).decode()
+    if len(encoded) > MAX_BUNDLE_CHARS:
+        result.status = "failed"
+        result.message = (f"{result.message}; the child commit is {len(encoded) / 2**20:.1f} "
+                          f"MiB as a bundle, more than the {MAX_BUNDLE_CHARS // 2**20} MiB a "
+                          "result may carry: keep large or generated files out of the "
+                          "component's changes")
+        return
+    result.extra["bundle"] = encoded
+    log(f"the child commit {result.commit[:12]} travels as a {len(data):,}-byte bundle")
 
 
 def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
@@ -114,15 +127,14 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
         if not env.branch:
             raise InputError("CCS_JOB_BRANCH (the session branch) is empty")
         checkout(env, env.branch, workdir)
+        start = gitops.head(workdir)
         result = _run(workdir, env, cancel,
                       lambda runner: run_component(entry, config, runner))
-        if result.commit:
-            try:
-                push_child_branch(env, workdir, entry.child_branch)
-                log(f"pushed {result.commit[:12]} to {entry.child_branch}")
-            except gitops.GitError as error:
-                result.status = "failed"
-                result.message = f"{result.message}; could not push the child branch: {error}"
+        try:
+            attach_bundle(workdir, start, result)
+        except gitops.GitError as error:
+            result.status = "failed"
+            result.message = f"{result.message}; could not bundle the child commit: {error}"
         return result
     except (InputError, gitops.GitError) as error:
         return failed_result(str(error), entry_identity(env))
