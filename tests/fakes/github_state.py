@@ -188,3 +188,5 @@ class IssuedToken:
     expires_at: float | None = None
     repositories: list[str] | None = None
     login: str = "ccs-bot"
+    # A job's GITHUB_TOKEN carries its job's `permissions:` (None: the user's own rights).
+    permissions: dict[str, str] | None = None
