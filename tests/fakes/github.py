@@ -266,6 +266,11 @@ class FakeGitHub:
             self._installations[installation.id] = installation
         return installation
 
+    def set_secret(self, repo: str, name: str, value: str) -> None:
+        """Store an Actions repository secret (a workflow reads it as secrets.<name>)."""
+        with self.lock:
+            self._repos[repo].secrets[name] = value
+
     def create_issue(self, repo: str, title: str = "Implement it", body: str = "",
                      user: str = "alice", labels: list[str] | None = None) -> Issue:
         """Open an issue and return it."""
