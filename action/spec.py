@@ -14,7 +14,7 @@ from action.agents import PRESETS
 
 ENTRY_FILES = ("design", "implementation", "test")
 # The most a result's "bundle" may hold, base64-encoded: service/domain/bundles.py says the
-# same (the two share only the wire format; tests/unit/test_wire_limits.py keeps them equal).
+# same (the two share only the wire format; tests/unit/test_bundles.py keeps them equal).
 MAX_BUNDLE_CHARS = 8 * 1024 * 1024
 MAX_ATTEMPTS = 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

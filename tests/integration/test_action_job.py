@@ -125,6 +125,16 @@ def test_a_succeeding_coder_sends_its_commit_as_a_bundle_and_reports_once(tmp_pa
     assert JOB_TOKEN not in job.log and "jwt-for:" not in job.log
 
 
+def test_a_commit_too_big_to_travel_fails_the_child_saying_so(tmp_path, origin, oidc):
+    coder = coder_argv(tmp_path, "pathlib.Path('src/hasher.py').write_text('VALUE = 2\\n')\n"
+                                 "pathlib.Path('blob.bin').write_bytes(os.urandom(7 * 2**20))\n")
+    with CallbackServer() as callback:
+        job = run_job(tmp_path, origin, oidc, callback, job_config(coder))
+    result = parse_result(callback.requests[0].json())
+    assert result.status == "failed" and result.bundle is None, job.log
+    assert "more than the 8 MiB a result may carry" in result.message
+
+
 def test_a_crashing_coder_still_reports_a_failed_result(tmp_path, origin, oidc):
     coder = coder_argv(tmp_path, "print('model quota exceeded', file=sys.stderr)\nsys.exit(3)\n")
     with CallbackServer() as callback:
