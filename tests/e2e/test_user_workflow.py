@@ -21,9 +21,9 @@ import pytest
 
 from tests.fakes.fake_agents import FAKE_AGENTS_DIR, LOG_NAME, read_agent_log
 from tests.fakes.github import FakeGitHub
+from tests.fakes.github_git_http import git_as as git_with_token
 from tests.fakes.github_runner import ActionJobRunner
 from tests.fakes.service_process import ServiceProcess, service_env
-from tests.integration.test_fake_github_git import git as git_with_token
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,7 @@ import base64
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Response, request
@@ -101,3 +102,17 @@ def register_git_http(gh: FakeGitHub) -> None:
         f"{GIT_PREFIX}<owner>/<name>.git/<path:rest>", endpoint="git-http",
         view_func=lambda owner, name, rest: serve_git(gh, owner, name, rest),
         methods=["GET", "POST"])
+
+
+def git_as(cwd: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    """Run git in `cwd` sending `token` the way jobs and ccs do (a basic auth header in
+    git's environment, never in argv); for tests that try a token against the fake."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraheader",
+                   GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import subprocess
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fakes.github import FakeGitHub
-from tests.integration.test_fake_github import call
+from tests.fakes.github_git_http import git_as as git
 
 REPO = "octo/shop"
 JOB_PERMISSIONS = {"contents": "read", "id-token": "write"}
@@ -24,17 +26,18 @@ def gh(tmp_path: Path) -> Iterator[FakeGitHub]:
         yield fake
 
 
-def git(cwd: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
-    """Run git with `token` sent as GitHub's basic auth header (never in argv)."""
-    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin",
-           "HOME": str(cwd)}
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraheader",
-                   GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}")
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False)
+def call(gh: FakeGitHub, method: str, path: str, body: Any,
+         token: str) -> tuple[int, Any]:
+    """Send one REST request with `token`; return the status and the parsed answer."""
+    request = urllib.request.Request(gh.url + path, data=json.dumps(body).encode(),
+                                     method=method, headers={
+                                         "Authorization": f"Bearer {token}",
+                                         "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
 
 
 def clone_and_commit(gh: FakeGitHub, tmp_path: Path, token: str) -> Path:
@@ -77,11 +80,14 @@ def test_a_job_token_cannot_write_refs_or_merge_through_the_api(gh):
     head = gh.branch_sha(REPO, "main")
     created = call(gh, "POST", f"/repos/{REPO}/git/refs",
                    {"ref": "refs/heads/ccs-y", "sha": head}, token=token)
-    assert created[0] == 403 and created[2]["message"] == "Resource not accessible by integration"
+    assert created == (403, {**created[1], "message": "Resource not accessible by integration"})
     moved = call(gh, "PATCH", f"/repos/{REPO}/git/refs/heads/main",
                  {"sha": head, "force": True}, token=token)
     assert moved[0] == 403
     merged = call(gh, "POST", f"/repos/{REPO}/merges", {"base": "main", "head": "main"},
                   token=token)
     assert merged[0] == 403
-    assert call(gh, "GET", f"/repos/{REPO}/git/ref/heads/main", token=token)[0] == 200
+    reading = urllib.request.Request(f"{gh.url}/repos/{REPO}/git/ref/heads/main",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(reading, timeout=10) as answer:
+        assert answer.status == 200
