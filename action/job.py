@@ -101,10 +101,9 @@ def checkout(env: JobEnv, branch: str, workdir: Path) -> None:
 def attach_bundle(workdir: Path, start: str, result: RunResult) -> None:
     """Put the child commit in the result as a base64 bundle: the job holds no write token
     (DESIGN §6a), so ccs pushes the child branch itself. Nothing changed: no bundle."""
-    if result.status != "succeeded" or not result.commit or result.commit == start:
+    if (result.status != "succeeded" or not result.branch or not result.commit
+            or result.commit == start):
         return  # a failed child is run again, never merged: its work need not travel
-    if not result.branch:
-        return
     with tempfile.TemporaryDirectory(prefix="ccs-bundle-") as scratch:
         data = gitops.bundle(workdir, result.branch, start, Path(scratch) / "child.bundle")
     encoded = base64.b64encode(data).decode()
