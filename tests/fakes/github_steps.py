@@ -72,7 +72,9 @@ class StepsRun:
         self.job.log += self.mask(text)
 
     def render(self, value: Any) -> str:
-        """Render a `with:`/`env:` value."""
+        """Render a `with:`/`env:` value (YAML's true/false reach an action as text)."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
         return actions_env.render(str(value), self.scope)
 
 
