@@ -144,3 +144,14 @@ def test_init_with_an_agent_writes_a_valid_manifest_with_its_secret(tmp_path: Pa
     scaffold(tmp_path, agent=agent)
     parsed = load_manifest(tmp_path)
     assert parsed.coder.agent == agent and len(parsed.coder.env) == 1
+
+
+def test_check_warns_about_a_workflow_that_still_grants_contents_write(tmp_path: Path) -> None:
+    from service.cli.manifest import workflow_warning
+
+    scaffold(tmp_path)
+    assert workflow_warning(tmp_path) is None
+    workflow = tmp_path / WORKFLOW_PATH
+    workflow.write_text(workflow.read_text().replace("contents: read", "contents: write"))
+    warning = workflow_warning(tmp_path)
+    assert warning and "contents: write" in warning and "ccs init --force" in warning
