@@ -86,3 +86,9 @@ def auth_env(token: str | None) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": "http.extraheader",
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
     }
+
+
+def bundle(cwd: Path | str, branch: str, start: str, path: Path) -> bytes:
+    """Write a bundle of `branch` holding what it has beyond `start` to `path`; return it."""
+    git(cwd, "bundle", "create", "-q", str(path), f"refs/heads/{branch}", f"^{start}")
+    return path.read_bytes()

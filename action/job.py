@@ -1,10 +1,15 @@
-"""`python -m action job`: one matrix entry inside GitHub Actions, from checkout to callback."""
+"""`python -m action job`: one matrix entry inside GitHub Actions, from checkout to callback.
+
+The job never pushes: its commit travels in the result as a git bundle (DESIGN §6a).
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,16 +25,20 @@ from action.callback import (
     result_url,
 )
 from action.commands import trap_signals
+from action.joblink import find_job
 from action.reaper import become_subreaper
 from action.report import RunResult, empty_counts
-from action.runner import Runner, run_component, run_verify
+from action.runner import SECRET_ENV, Runner, run_component, run_verify
 from action.spec import (
+    MAX_BUNDLE_CHARS,
     InputError,
+    RunConfig,
     load_json,
     parse_component_entry,
     parse_config,
     parse_verify_entry,
 )
+from action.transcript import Transcript
 from action.usage import describe_usage, spent_anything
 
 CHECKOUT_DIR = "ccs-checkout"
@@ -89,40 +98,61 @@ def checkout(env: JobEnv, branch: str, workdir: Path) -> None:
     gitops.git(workdir, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
 
 
-def push_child_branch(env: JobEnv, workdir: Path, branch: str) -> None:
-    """Push HEAD to `branch`, forcing only over what was there a moment ago (a lease)."""
-    if not branch.startswith("ccs-"):
-        raise gitops.GitError(f"refusing to push {branch!r}: ccs writes only ccs- branches")
-    auth = gitops.auth_env(env.token)
-    ref = f"refs/heads/{branch}"
-    listed = gitops.git(workdir, "ls-remote", "origin", ref, env=auth).split()
-    expected = listed[0] if listed else ""
-    gitops.git(workdir, "push", "-q", f"--force-with-lease={ref}:{expected}", "origin",
-               f"HEAD:{ref}", env=auth)
+def attach_bundle(workdir: Path, start: str, result: RunResult) -> None:
+    """Put the child commit in the result as a base64 bundle: the job holds no write token
+    (DESIGN §6a), so ccs pushes the child branch itself. Nothing changed: no bundle."""
+    if (result.status != "succeeded" or not result.branch or not result.commit
+            or result.commit == start):
+        return  # a failed child is run again, never merged: its work need not travel
+    with tempfile.TemporaryDirectory(prefix="ccs-bundle-") as scratch:
+        data = gitops.bundle(workdir, result.branch, start, Path(scratch) / "child.bundle")
+    encoded = base64.b64encode(data).decode()
+    if len(encoded) > MAX_BUNDLE_CHARS:
+        result.status = "failed"
+        result.message = (f"{result.message}; the child commit is {len(encoded) / 2**20:.1f} "
+                          f"MiB as a bundle, more than the {MAX_BUNDLE_CHARS // 2**20} MiB a "
+                          "result may carry: keep large or generated files out of the "
+                          "component's changes")
+        return
+    result.extra["bundle"] = encoded
+    log(f"the child commit {result.commit[:12]} travels as a {len(data):,}-byte bundle")
+
+
+def transcript_for(env: JobEnv, config: RunConfig) -> Transcript:
+    """Return the transcript the artifact is made of, masking every secret the job holds."""
+    folder = os.environ.get("CCS_TRANSCRIPT_DIR")
+    names = config.coder.env if config.coder else ()
+    secrets = [os.environ.get(name, "") for name in (*names, *SECRET_ENV)]
+    secrets += [env.token or "", env.callback_token or ""]
+    for name in names:
+        if os.environ.get(name):
+            actions_io.mask(os.environ[name])  # GitHub masks secrets.*; a copy may not be
+    return Transcript(Path(folder) if folder else None, secrets)
 
 
 def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
-    """Check out, run the loop or verify, push; turn every failure into a failed result."""
+    """Check out, run the loop or verify, bundle; turn every failure into a failed result."""
     workdir = env.workspace / CHECKOUT_DIR
     try:
         config = parse_config(load_json(env.config, "config"))
+        transcript = transcript_for(env, config)
         if env.mode == "verify":
             verify = parse_verify_entry(load_json(env.entry, "entry"))
             checkout(env, verify.ref, workdir)
-            return _run(workdir, env, cancel, lambda runner: run_verify(verify, config, runner))
+            return _run(workdir, env, cancel, transcript,
+                        lambda runner: run_verify(verify, config, runner))
         entry = parse_component_entry(load_json(env.entry, "entry"))
         if not env.branch:
             raise InputError("CCS_JOB_BRANCH (the session branch) is empty")
         checkout(env, env.branch, workdir)
-        result = _run(workdir, env, cancel,
+        start = gitops.head(workdir)
+        result = _run(workdir, env, cancel, transcript,
                       lambda runner: run_component(entry, config, runner))
-        if result.commit:
-            try:
-                push_child_branch(env, workdir, entry.child_branch)
-                log(f"pushed {result.commit[:12]} to {entry.child_branch}")
-            except gitops.GitError as error:
-                result.status = "failed"
-                result.message = f"{result.message}; could not push the child branch: {error}"
+        try:
+            attach_bundle(workdir, start, result)
+        except gitops.GitError as error:
+            result.status = "failed"
+            result.message = f"{result.message}; could not bundle the child commit: {error}"
         return result
     except (InputError, gitops.GitError) as error:
         return failed_result(str(error), entry_identity(env))
@@ -131,10 +161,10 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
                              entry_identity(env))
 
 
-def _run(workdir: Path, env: JobEnv, cancel: threading.Event,
+def _run(workdir: Path, env: JobEnv, cancel: threading.Event, transcript: Transcript,
          body: Callable[[Runner], RunResult]) -> RunResult:
     runner = Runner(session=env.session, workdir=workdir, cancel=cancel,
-                    console=GroupedConsole(), echo=sys.stdout.buffer)
+                    console=GroupedConsole(), echo=sys.stdout.buffer, transcript=transcript)
     try:
         return body(runner)
     finally:
@@ -226,7 +256,9 @@ def main(fallback: bool = False) -> int:
         become_subreaper()
         result = run_entry(env, cancel)
         report(env, result)
-    body = {**result.to_json(), "run_id": env.run_id, "log_url": env.log_url}
+    link, job_id = find_job(os.environ, env.token, identity.child, identity.component)
+    body = {**result.to_json(), "run_id": env.run_id, "log_url": link or env.log_url,
+            "job_id": job_id}
     body = {key: value for key, value in body.items()
             if value is not None or key in ("commit", "branch")}
     # From here on a fallback step would only repeat this delivery, so tell it not to.

@@ -37,6 +37,7 @@ from action.report import (
     summarize,
 )
 from action.spec import CommandConfig, ComponentEntry, InputError, RunConfig, VerifyEntry
+from action.transcript import Transcript
 from action.usage import add_usage, budget_message, cost_of
 
 # Never hand the job's own credentials to repository code: with the OIDC request token a
@@ -70,6 +71,7 @@ class Runner:
     console: Console = field(default_factory=Console)
     echo: BinaryIO | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    transcript: Transcript = field(default_factory=lambda: Transcript(None))
 
     def __post_init__(self) -> None:
         self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-"))
@@ -118,6 +120,7 @@ class Runner:
             self.console.end()
         self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(timeout)}"
                           f" ({outcome.duration:.1f} s)")
+        self.transcript.command(title, shown or argv, outcome, timeout)
         return outcome
 
     def run_tests(self, spec: CommandConfig, values: Mapping[str, str],
@@ -259,6 +262,7 @@ def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
     step = prepare(entry, config, runner.workdir, context, values, runner.environ)
     for warning in step.warnings:
         runner.console.info(f"warning: {warning}")
+    runner.transcript.copy(f"attempt-{context.number}-prompt.md", step.prompt_path)
     coder = runner.run_coder(f"attempt {context.number}/{config.attempts}: coder", step,
                              config.coder.timeout, env)
     if coder.not_started:

@@ -13,6 +13,9 @@ from typing import Any
 from action.agents import PRESETS
 
 ENTRY_FILES = ("design", "implementation", "test")
+# The most a result's "bundle" may hold, base64-encoded: service/domain/bundles.py says the
+# same (the two share only the wire format; tests/unit/test_bundles.py keeps them equal).
+MAX_BUNDLE_CHARS = 8 * 1024 * 1024
 MAX_ATTEMPTS = 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys only an agent coder can use; a command coder passes such things in its own argv.

@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from rich.table import Table
 from action.agents import preset
 from action.prompt import TEMPLATE_NAMES, unknown_names
 from service.adapters.manifest.parse import MANIFEST_PATH, load_manifest
-from service.cli.scaffold import ACTION_DIR, ScaffoldExists, ccs_version, scaffold
+from service.cli.scaffold import (
+    ACTION_DIR,
+    WORKFLOW_PATH,
+    ScaffoldExists,
+    ccs_version,
+    scaffold,
+)
 from service.domain.manifest import Component, Manifest, ManifestError
 
 EXIT_OK = 0
@@ -51,9 +58,9 @@ def check(args: argparse.Namespace) -> int:
         }))
     else:
         _print_table(manifest, resolved)
-    stale = action_warning(repo)
-    if stale:
-        print(f"ccs check: warning: {stale}", file=sys.stderr)
+    for stale in (action_warning(repo), workflow_warning(repo)):
+        if stale:
+            print(f"ccs check: warning: {stale}", file=sys.stderr)
     note = commit_note(repo, manifest_path)
     if note:
         print(f"ccs check: note: {note}", file=sys.stderr)
@@ -73,6 +80,20 @@ def action_warning(repo: Path) -> str | None:
         return None
     return (f"{ACTION_DIR} was written by ccs {written}, this is ccs {installed}: run "
             "`ccs init --force` to upgrade the workflow and the action")
+
+
+def workflow_warning(repo: Path) -> str | None:
+    """Say so when the workflow still hands the agent's job a write token (an older init)."""
+    workflow = repo / WORKFLOW_PATH
+    try:
+        text = workflow.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not re.search(r"^\s*contents:\s*write\b", text, re.MULTILINE):
+        return None
+    return (f"{WORKFLOW_PATH} gives the job that runs the coder `contents: write`; ccs no "
+            "longer needs it (the commit travels back as a bundle and the service pushes "
+            "it), and the agent could use it: run `ccs init --force`")
 
 
 def commit_note(repo: Path, manifest_path: str) -> str | None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import action as action_package
 from action.agents import preset
 from service.adapters.manifest.parse import MANIFEST_PATH, parse_manifest
+from service.cli.workflow import python_version, workflow_text
 from service.domain.manifest import Manifest, ManifestError
 from service.domain.names import NAME_PATTERN
 
@@ -19,18 +18,6 @@ ACTION_DIR = ".github/actions/ccs"
 WORKFLOW_PATH = ".github/workflows/ccs.yml"
 DESIGN_DIR = "docs/design"
 EXAMPLE_CONTEXT = {"example": ["greeter"]}
-WORKFLOW_INPUTS = {
-    "session": "ccs session id",
-    "branch": "session branch the children start from (component mode)",
-    "callback": "ccs service URL the job reports to (also the OIDC audience)",
-    "mode": "component or verify",
-    "config": "JSON: setup, coder, test and verify commands and attempts",
-    "matrix": "JSON: {\"include\": [one entry per component]}",
-    "max-parallel": "most component jobs at once (from the manifest: parallel)",
-}
-OPTIONAL_INPUTS = {"branch": "", "mode": "component", "max-parallel": "8"}
-
-
 class ScaffoldExists(Exception):
     """A file `ccs init` would write is already there and --force was not given."""
 
@@ -137,104 +124,6 @@ def manifest_text(contexts: dict[str, list[str]], agent: str | None = None) -> s
         lines += [f"  {context}:", f"    description: {context}", "    components:"]
         lines += [f"      - name: {component}" for component in components]
     return "\n".join(lines) + "\n"
-
-
-# Official actions, pinned by full commit sha (zizmor/actionlint clean); bump together.
-CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
-SETUP_PYTHON = "actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5.3.0"
-TIMEOUT_MARGIN_MINUTES = 10
-
-
-def job_timeout_minutes(manifest: Manifest) -> int:
-    """Return the job's timeout-minutes: setup + attempts x (coder + test), plus a margin."""
-    seconds = (manifest.setup.timeout if manifest.setup else 0) + manifest.attempts * (
-        manifest.coder.timeout + manifest.test.timeout)
-    verify = manifest.verify.timeout if manifest.verify else 0
-    return math.ceil(max(seconds, verify) / 60) + TIMEOUT_MARGIN_MINUTES
-
-
-def python_version(repo: Path) -> str:
-    """Return the Python a runner needs: .python-version, else requires-python's floor."""
-    pinned = repo / ".python-version"
-    if pinned.is_file() and pinned.read_text().strip():
-        return pinned.read_text().split()[0]
-    project = repo / "pyproject.toml"
-    if project.is_file():
-        found = re.search(r"requires-python\s*=\s*[\"'][^\"'\d]*(\d+\.\d+)",
-                          project.read_text(errors="replace"))
-        if found:
-            return found.group(1)
-    return "3.12"
-
-
-def workflow_text(manifest: Manifest, python: str = "3.12") -> str:
-    """Return the `.github/workflows/ccs.yml` that runs each dispatch with the vendored action
-    (DESIGN §6a): no reference to any repository but the user's own."""
-    lines = [
-        "# Dispatched by ccs (never by hand): one job per component of a session.",
-        "# Written by `ccs init`; `ccs init --force` upgrades it with the action beside it.",
-        "name: ccs",
-        "run-name: ccs ${{ inputs.session }}",
-        "on:",
-        "  workflow_dispatch:",
-        "    inputs:",
-    ]
-    for name, description in WORKFLOW_INPUTS.items():
-        lines += [
-            f"      {name}:",
-            f"        description: '{description}'",
-            f"        required: {'false' if name in OPTIONAL_INPUTS else 'true'}",
-            "        type: string",
-        ]
-        if name in OPTIONAL_INPUTS:
-            lines.append(f"        default: '{OPTIONAL_INPUTS[name]}'")
-    lines += [
-        "permissions: {}",
-        "jobs:",
-        "  child:",
-        "    name: ccs ${{ matrix.component }}",
-        "    runs-on: ubuntu-latest",
-        f"    timeout-minutes: {job_timeout_minutes(manifest)}",
-        "    permissions:",
-        "      contents: write  # the runner pushes the child branch (ccs-...) only",
-        "      id-token: write  # the OIDC token that signs the result callback",
-        "    strategy:",
-        "      fail-fast: false",
-        "      max-parallel: ${{ fromJSON(inputs.max-parallel) }}",
-        "      matrix: ${{ fromJSON(inputs.matrix) }}",
-        "    steps:",
-        f"      - uses: {CHECKOUT}",
-        "        with:",
-        "          persist-credentials: false",
-        f"      - uses: {SETUP_PYTHON}",
-        "        with:",
-        f"          python-version: '{python}'",
-        *_agent_install_step(manifest),
-        "      - name: Run ${{ matrix.component }}",
-        "        uses: ./.github/actions/ccs",
-    ]
-    if manifest.coder.env:
-        lines += ["        env:  # the coder's secrets, by name (never through inputs)"]
-        lines += [f"          {name}: ${{{{ secrets.{name} }}}}" for name in manifest.coder.env]
-    lines += [
-        "        with:",
-        "          entry: ${{ toJSON(matrix) }}",
-        *[f"          {name}: ${{{{ inputs.{name} }}}}"
-          for name in ("config", "session", "branch", "callback", "mode")],
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _agent_install_step(manifest: Manifest) -> list[str]:
-    """Return the step that installs the preset's CLI unless the runner already has it."""
-    if not manifest.coder.agent:
-        return []
-    chosen = preset(manifest.coder.agent)
-    return [
-        f"      - name: Install {chosen.program} (skipped when it is on PATH)",
-        "        run: |",
-        f"          command -v {chosen.program} || {chosen.install}",
-    ]
 
 
 def action_files() -> dict[str, str]:

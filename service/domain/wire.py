@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from service.domain.bundles import MAX_BUNDLE_CHARS
 from service.domain.spend import MAX_COST_USD, Usage
 
 RESULT_STATUSES = ("succeeded", "failed")
@@ -58,6 +61,7 @@ class ChildResult:
     run_id: int | None = None
     job_id: int | None = None
     usage: Usage | None = None
+    bundle: bytes | None = field(default=None, repr=False)  # the child commit (DESIGN §6a)
 
     @property
     def succeeded(self) -> bool:
@@ -69,6 +73,7 @@ class ChildResult:
         body = asdict(self)
         body["changed_files"] = list(self.changed_files)
         body["usage"] = self.usage.to_json() if self.usage else None
+        body["bundle"] = base64.b64encode(self.bundle).decode() if self.bundle else None
         keep_null = ("commit", "branch")
         return {k: v for k, v in body.items() if v is not None or k in keep_null}
 
@@ -107,6 +112,21 @@ def _optional_str(body: dict, key: str, limit: int = 500) -> str | None:
     return value
 
 
+def _bundle(body: dict) -> bytes | None:
+    value = body.get("bundle")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidResult("result field 'bundle' must be a base64 string (a git bundle)")
+    if len(value) > MAX_BUNDLE_CHARS:
+        raise InvalidResult(f"result field 'bundle' is {len(value):,} characters; at most "
+                            f"{MAX_BUNDLE_CHARS:,} (8 MiB of base64) travel in a result")
+    try:
+        return base64.b64decode(value, validate=True) or None
+    except (binascii.Error, ValueError):
+        raise InvalidResult("result field 'bundle' is not valid base64") from None
+
+
 def parse_result(body: Any) -> ChildResult:
     """Turn a callback body into a ChildResult, or raise InvalidResult saying what is wrong."""
     if not isinstance(body, dict):
@@ -142,6 +162,7 @@ def parse_result(body: Any) -> ChildResult:
         run_id=_int(body, "run_id", None),
         usage=_usage(body),
         job_id=_int(body, "job_id", None),
+        bundle=_bundle(body),
     )
 
 

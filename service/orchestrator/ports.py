@@ -163,6 +163,11 @@ class Store(Protocol):
 
     def log(self, session_id: str, step: str, command: Any, result: Any,
             ok: bool = True) -> None: ...
+    def save_bundle(self, child_id: str, data: bytes) -> None:
+        """Keep the git bundle a child's job sent, until Validate takes it in (§6a)."""
+
+    def bundle(self, child_id: str) -> bytes | None: ...
+    def drop_bundle(self, child_id: str) -> None: ...
 
 
 class NotFound(LookupError):
@@ -215,6 +220,12 @@ class Host(Protocol):
 
     def prepare_children(self, session: SessionRecord, children: list[ChildRecord]) -> None:
         """Make the children's commits readable through Git (fetch them, in service mode)."""
+
+    def receive_bundle(self, session: SessionRecord, child: ChildRecord,
+                       bundle: bytes) -> None:
+        """Check a child's bundle (one ref, its commit, on its start) and push its child
+        branch with ccs's own credentials; raise BadBundle saying why it was refused, GitError
+        when git or the host failed (the bundle is kept for another try)."""
 
     def set_session_branch(self, session: SessionRecord, sha: str) -> None:
         """Create the session branch at `sha`, or move it there (it has no own commits yet)."""

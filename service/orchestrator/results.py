@@ -90,6 +90,8 @@ def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
         run_id=child.run_id or result.run_id, job_id=result.job_id or child.job_id,
         cost_usd=usage.cost_usd, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens)
+    if moved and result.succeeded and result.bundle:
+        store.save_bundle(child.id, result.bundle)  # taken in by Validate, not here
     if moved:
         store.log(session.id, "result", {"component": child.component, "status": result.status,
                                          "commit": result.commit},

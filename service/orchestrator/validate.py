@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.domain.bundles import BadBundle
 from service.domain.states import ChildMoves, ChildStatus, SessionMoves, SessionStatus
 from service.domain.validation import ChildFacts, Finding, validate_child
 from service.domain.wire import TestCounts
@@ -38,9 +39,12 @@ def validate_children(ports: Ports, session: SessionRecord) -> list[Finding]:
     store = ports.store
     children = store.children(session.id)
     succeeded = [c for c in children if c.status == ChildStatus.SUCCEEDED]
+    findings = receive_bundles(ports, session, succeeded)
     ports.host.prepare_children(session, succeeded)
-    findings: list[Finding] = []
+    refused = {finding.component for finding in findings}
     for child in children:
+        if child.component in refused:
+            continue
         status = ChildStatus(child.status)
         if status != ChildStatus.SUCCEEDED:
             findings.append(_not_succeeded(child, status))
@@ -55,6 +59,26 @@ def validate_children(ports: Ports, session: SessionRecord) -> list[Finding]:
     return findings
 
 
+def receive_bundles(ports: Ports, session: SessionRecord,
+                    children: list[ChildRecord]) -> list[Finding]:
+    """Take in the bundles the children's jobs sent (DESIGN §6a); fail those refused."""
+    findings = []
+    for child in children:
+        bundle = ports.store.bundle(child.id)
+        if bundle is None:
+            continue  # a commit already on its branch (or none) is judged as it is
+        try:
+            ports.host.receive_bundle(session, child, bundle)
+        except BadBundle as error:
+            # A git or GitHub failure is no refusal: it propagates and the bundle stays.
+            message = (f"{child.component}: the commit its job sent was refused: {error}. "
+                       "Retry to run it again.")
+            ports.store.apply(ChildMoves.FAIL_VALIDATION, child.id, message=message)
+            findings.append(Finding(child.component, "bundle", message))
+        ports.store.drop_bundle(child.id)
+    return findings
+
+
 def _not_succeeded(child: ChildRecord, status: ChildStatus) -> Finding:
     reason = child.message or NOT_SUCCEEDED.get(status, status.value)
     if not reason.startswith(f"{child.component}:"):
@@ -66,8 +90,9 @@ def child_facts(git: Git, child: ChildRecord) -> ChildFacts:
     """Return what git says about a succeeded child's commit (never the job's own list)."""
     component = component_of(child)
     branch_head = _branch_head(git, child.branch)
-    on_branch = bool(child.commit and branch_head and (
-        branch_head == child.commit or git.is_ancestor(child.commit, branch_head)))
+    # A coder that changed nothing leaves the session head itself, which ccs already has.
+    on_branch = bool(child.commit and (child.commit == child.start_sha or (branch_head and (
+        branch_head == child.commit or git.is_ancestor(child.commit, branch_head)))))
     changed = git.changed_files(child.start_sha, child.commit) if on_branch else []
     own = [component.implementation, component.test]
     return ChildFacts(

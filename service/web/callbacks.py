@@ -9,6 +9,7 @@ from service.adapters.db.store import NotFound, Store
 from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
 from service.auth.oidc import OidcClaims, check_binding
+from service.domain.bundles import MAX_BUNDLE_CHARS
 from service.domain.progress import NextStep
 from service.domain.wire import ChildResult, InvalidResult, parse_result
 from service.orchestrator.results import record_result
@@ -17,6 +18,14 @@ from service.web.errors import ApiError
 from service.web.state import metrics, record_token_id, services, verify_oidc
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
+# A result may carry the child's commit as an 8 MiB bundle (DESIGN §6a), plus the rest.
+RESULT_MAX_BYTES = MAX_BUNDLE_CHARS + 1024 * 1024
+
+
+@bp.before_request
+def _allow_a_bundle() -> None:
+    """Let a result body pass the service-wide body limit by the size of a bundle."""
+    request.max_content_length = max(services().config.max_body_bytes, RESULT_MAX_BYTES)
 
 
 @bp.post("/children/<child_id>/result")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import requests
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from service.adapters.github.client import GitHubError
@@ -71,7 +71,7 @@ def register(app: Flask) -> None:
         message = error.description or error.name
         if status == 413:
             message = (f"the request body is larger than the limit of "
-                       f"{app.config.get('MAX_CONTENT_LENGTH')} bytes (CCS_MAX_BODY_BYTES)")
+                       f"{request.max_content_length} bytes (CCS_MAX_BODY_BYTES)")
         response, status = error_response(status, HTTP_CODES.get(status, "http_error"), message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="ccs"'

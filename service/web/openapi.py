@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.bundles import MAX_BUNDLE_CHARS
 from service.domain.states import ChildStatus, SessionStatus
 
 _STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
@@ -52,7 +53,10 @@ SCHEMAS: dict[str, Any] = {
         "status": {"type": "string", "enum": ["succeeded", "failed"]}, "commit": _NSTR,
         "branch": _NSTR, "attempts": _INT, "tests": _TESTS,
         "changed_files": {"type": "array", "items": _STR}, "message": _STR,
-        "log_url": _STR, "run_id": _INT, "job_id": _INT}, ["status"]),
+        "log_url": _STR, "run_id": _INT, "job_id": _INT,
+        # The child commit as a base64 git bundle (DESIGN §6a), at most 8 MiB encoded.
+        "bundle": {"type": "string", "contentEncoding": "base64",
+                   "maxLength": MAX_BUNDLE_CHARS}}, ["status"]),
     "Status": _obj({"status": _STR}, ["status"]),
 }
 

@@ -79,6 +79,8 @@ def parse_commands(stdout: str) -> list[WorkflowCommand]:
 
 _TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|!|\(|\))|'((?:[^']|'')*)'|([A-Za-z_][\w.\-]*\(\))"
                     r"|([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)|(\d+))")
+# toJSON(x) / fromJSON(x) with one name or string argument (what workflows here use).
+_JSON_CALL = re.compile(r"^\s*(toJSON|fromJSON)\((.*)\)\s*$", re.S)
 
 
 class ExpressionError(ValueError):
@@ -91,10 +93,17 @@ class _Scope:
     steps: dict[str, dict[str, str]]
     job_status: str
     github: dict[str, str]
+    # Further contexts of a workflow job: matrix, secrets, runner, env (nested dicts).
+    contexts: dict[str, Any] = field(default_factory=dict)
 
     def lookup(self, path: str) -> Any:
         parts = path.split(".")
         head = parts[0]
+        if head in self.contexts:
+            value = self.contexts[head]
+            for part in parts[1:]:
+                value = value.get(part, "") if isinstance(value, dict) else ""
+            return value
         if head == "inputs" and len(parts) == 2:
             return self.inputs.get(parts[1], "")
         if head == "steps" and len(parts) == 4 and parts[2] == "outputs":
@@ -112,6 +121,10 @@ class _Scope:
 
 def evaluate(expression: str, scope: _Scope) -> Any:
     """Evaluate the subset of Actions expressions that action.yml files here use."""
+    call = _JSON_CALL.match(expression)
+    if call:
+        value = evaluate(call.group(2), scope)
+        return json.dumps(value) if call.group(1) == "toJSON" else json.loads(value)
     tokens: list[tuple[str, Any]] = []
     position = 0
     text = expression.strip()
@@ -303,19 +316,22 @@ class _Job:
 
 def run_action(action_dir: Path, inputs: dict[str, str], env: dict[str, str],
                workspace: Path, *, cancel_after: float | None = None,
-               cancel_grace: float = 2.0, timeout: float = 120.0) -> CompletedJob:
+               cancel_grace: float = 2.0, timeout: float = 120.0,
+               github: dict[str, str] | None = None) -> CompletedJob:
     """Run the composite action in `action_dir` with `inputs`; return the finished job.
 
     `env` is the job's environment on top of the current one (use `github_env()` for the
     GITHUB_*/ACTIONS_* variables); GITHUB_ACTION_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY
-    and GITHUB_ENV are set per step here.
+    and GITHUB_ENV are set per step here. `github` adds to the github context (a workflow's
+    job token as github.token, without putting it in any step's environment).
     """
     spec = yaml.safe_load((action_dir / "action.yml").read_text(encoding="utf-8"))
     assert spec["runs"]["using"] == "composite", "only composite actions are simulated"
     started = time.monotonic()
     github = {"token": env.get("GITHUB_TOKEN", ""), "workspace": str(workspace),
               "repository": env.get("GITHUB_REPOSITORY", ""),
-              "run_id": env.get("GITHUB_RUN_ID", ""), "action_path": str(action_dir)}
+              "run_id": env.get("GITHUB_RUN_ID", ""), "action_path": str(action_dir),
+              **(github or {})}
     scope = _Scope({}, {}, "success", github)
     for name, declared in (spec.get("inputs") or {}).items():
         given = inputs.get(name)

@@ -31,6 +31,7 @@ from tests.fakes.github_actions import (
     register_oidc_routes,
 )
 from tests.fakes.github_git import BareRepo
+from tests.fakes.github_git_http import GIT_PREFIX, RefusedPush, register_git_http
 from tests.fakes.github_http import ApiError, Call, Fault, HttpLayer
 from tests.fakes.github_oidc import OidcGrant, OidcIssuer
 from tests.fakes.github_render import Renderer
@@ -94,8 +95,13 @@ class FakeGitHub:
         job_runner: JobRunner | str | None = "action",
         token_ttl: float = 3600,
         max_parallel: int = 8,
+        git_http: bool = False,
     ) -> None:
-        """Prepare an empty GitHub under `root`; `start` serves it (see the class doc)."""
+        """Prepare an empty GitHub under `root`; `start` serves it (see the class doc).
+
+        `git_http`: clone URLs are served over HTTP with GitHub's token rules (a job's
+        `contents: read` token cannot push); else they are the bare repositories' paths.
+        """
         self.root = Path(root) / "fake-github"
         self.root.mkdir(parents=True, exist_ok=True)
         self.strict = strict
@@ -116,6 +122,9 @@ class FakeGitHub:
         self._comments: dict[int, Comment] = {}
         self._runs: dict[int, WorkflowRun] = {}
         self._faults: list[Fault] = []
+        self.git_http = git_http
+        self.refused_pushes: list[RefusedPush] = []
+        self.artifacts: dict[tuple[int, str], Path] = {}
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -130,6 +139,7 @@ class FakeGitHub:
         for register in (register_core_routes, register_issue_routes, register_git_routes,
                          register_pull_routes, register_actions_routes, register_oidc_routes):
             register(self.http, self)
+        register_git_http(self)
 
     # ----- lifecycle -------------------------------------------------------------------
 
@@ -204,15 +214,38 @@ class FakeGitHub:
         return user
 
     def add_token(self, value: str | None = None, login: str = "ccs-bot",
-                  ttl: float | None = None) -> str:
-        """Accept `value` (or a fresh token) as a token acting as `login`; return it."""
+                  ttl: float | None = None, permissions: dict[str, str] | None = None,
+                  repositories: list[str] | None = None) -> str:
+        """Accept `value` (or a fresh token) as a token acting as `login`; return it.
+
+        `permissions` (e.g. a job's `{"contents": "read"}`) limits what it may write.
+        """
         value = value or "ghp_" + secrets.token_hex(18)
         with self.lock:
             kind = "Bot" if login.endswith("[bot]") else "User"
             self._users.setdefault(login, User(login, type=kind))
             expires = time.time() + ttl if ttl is not None else None
-            self._tokens[value] = IssuedToken(value, None, expires, None, login)
+            self._tokens[value] = IssuedToken(value, None, expires, repositories, login,
+                                              dict(permissions) if permissions else None)
         return value
+
+    def token_info(self, value: str) -> IssuedToken | None:
+        """Return the token the fake issued as `value`, if it is still valid."""
+        token = self._tokens.get(value.strip())
+        if token is None or (token.expires_at is not None and token.expires_at < time.time()):
+            return None
+        return token
+
+    def may_write(self, token: IssuedToken, repo: Repository, scope: str = "contents") -> bool:
+        """Tell whether `token` may write `scope` (contents, pull_requests, ...) of `repo`."""
+        if token.repositories is not None and repo.full_name not in token.repositories:
+            return False
+        if token.permissions is not None:
+            return token.permissions.get(scope) == "write"
+        if token.installation_id is not None:
+            return True
+        permission = repo.permissions.get(token.login)
+        return permission is None or permission in _WRITE
 
     def register_app(self, app_id: int, public_key_pem: str | bytes, slug: str = "ccs") -> App:
         """Register a GitHub App whose JWTs are verified with `public_key_pem`."""
@@ -232,6 +265,11 @@ class FakeGitHub:
                 installation.id = installation_id
             self._installations[installation.id] = installation
         return installation
+
+    def set_secret(self, repo: str, name: str, value: str) -> None:
+        """Store an Actions repository secret (a workflow reads it as secrets.<name>)."""
+        with self.lock:
+            self._repos[repo].secrets[name] = value
 
     def create_issue(self, repo: str, title: str = "Implement it", body: str = "",
                      user: str = "alice", labels: list[str] | None = None) -> Issue:
@@ -268,7 +306,9 @@ class FakeGitHub:
         return self._repos[repo]
 
     def clone_url(self, repo: str) -> str:
-        """Return the URL git clones and pushes `repo` with (its bare repository)."""
+        """Return the URL git clones and pushes `repo` with (over HTTP, or its bare path)."""
+        if self.git_http:
+            return f"{self.url}{GIT_PREFIX}{repo}.git"
         return self._repos[repo].git.path.as_uri()
 
     def comments(self, repo: str, issue: int) -> list[Comment]:
@@ -384,12 +424,16 @@ class FakeGitHub:
             raise ApiError(404, "Not Found")
         return repo
 
-    def _writable_repo(self, owner: str, name: str) -> Repository:
-        """Return a repository the caller may write, else 404/403."""
+    def _writable_repo(self, owner: str, name: str, scope: str = "contents") -> Repository:
+        """Return a repository the caller may write (`scope` of it), else 404/403."""
         from flask import g
 
         repo = self._visible_repo(owner, name)
         token: IssuedToken | None = getattr(g, "token", None)
+        # A job's token writes only what its `permissions:` grant (GitHub answers 403).
+        if token is not None and token.permissions is not None and not self.may_write(
+                token, repo, scope):
+            raise ApiError(403, "Resource not accessible by integration")
         # A plain token writes unless its user was given a lesser permission on the repo.
         if token is not None and token.installation_id is None:
             permission = repo.permissions.get(token.login)

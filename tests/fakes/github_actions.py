@@ -100,7 +100,7 @@ def register_actions_routes(http: HttpLayer, gh: FakeGitHub) -> None:
 
     @route("POST", REPO + "/actions/workflows/{workflow_id}/dispatches")
     def dispatch(owner: str, repo: str, workflow_id: str) -> Response:
-        found = gh._writable_repo(owner, repo)
+        found = gh._writable_repo(owner, repo, "actions")
         workflow = find_workflow(found, workflow_id)
         ref, inputs, details = validate_dispatch(gh, found)
         run = gh._start_run(found, workflow, ref, inputs, g.user)

@@ -135,8 +135,8 @@ class HttpLayer:
                 fault.status, "Injected failure")
             return json_response(body, fault.status, fault.headers)
         template = self.template()
-        if request.path.startswith("/_oidc/"):
-            return None
+        if request.path.startswith(("/_oidc/", "/_git/")):
+            return None  # the OIDC issuer and git over HTTP check their own credentials
         g.user = self._authenticate(template)
         if template and self.gh.strict and g.json_body is not None:
             self.gh._schema_problems(

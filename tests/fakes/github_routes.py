@@ -312,7 +312,7 @@ def register_pull_routes(http: HttpLayer, gh: FakeGitHub) -> None:
 
     @route("POST", REPO + "/pulls")
     def create_pull(owner: str, repo: str) -> Response:
-        found = gh._writable_repo(owner, repo)
+        found = gh._writable_repo(owner, repo, "pull_requests")
         head = body_field("head").split(":", 1)[-1]
         base = body_field("base")
         title = body_field("title")

@@ -1,4 +1,10 @@
-"""The default job runner: run ccs's `action/` the way a GitHub-hosted runner would."""
+"""The default job runner: run a job the way a GitHub-hosted runner would.
+
+By default it runs ccs's own `action/` for the entry; with `workflow_file=True` it runs the
+job of the repository's own workflow file (what `ccs init` wrote there) step by step
+(tests/fakes/github_steps.py). Either way the job's token carries the job's permissions:
+the contract's `contents: read, id-token: write` for the bare action.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,21 +25,34 @@ if TYPE_CHECKING:
     from tests.fakes.github import FakeGitHub
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+JOB_PERMISSIONS = {"contents": "read", "id-token": "write"}  # DESIGN §6a
 
 
 class ActionJobRunner:
     """Run `python -m action job` for one matrix entry with the runner's environment."""
 
-    def __init__(self, gh: FakeGitHub, timeout: float = 600) -> None:
-        """Run jobs for `gh`, each for at most `timeout` seconds."""
+    def __init__(self, gh: FakeGitHub, timeout: float = 600, *, workflow_file: bool = False,
+                 tools: list[Path] | None = None,
+                 image_env: dict[str, str] | None = None) -> None:
+        """Run jobs for `gh`, each for at most `timeout` seconds.
+
+        `workflow_file`: run the repository's workflow file; `tools`: folders the runner
+        image has first on PATH (an agent CLI it carries, say); `image_env`: variables the
+        runner image sets.
+        """
         self.gh = gh
         self.timeout = timeout
+        self.workflow_file = workflow_file
+        self.tools = list(tools or [])
+        self.image_env = dict(image_env or {})
 
     def environment(self, run: WorkflowRun, entry: dict[str, Any], inputs: dict[str, str],
-                    workspace: Path) -> dict[str, str]:
+                    workspace: Path,
+                    permissions: dict[str, str] | None = None) -> dict[str, str]:
         """Return the environment GitHub gives the job, plus ccs's CCS_JOB_* inputs."""
         gh = self.gh
         job = gh.job_for(run, entry)
+        permissions = JOB_PERMISSIONS if permissions is None else permissions
         grant = OidcGrant(run.repo, run.id, f"refs/heads/{run.ref}", run.head_sha,
                           run.workflow.file_name, run.actor.login)
         outputs = workspace.parent / "outputs"
@@ -47,7 +67,8 @@ class ActionJobRunner:
             "CCS_JOB_CALLBACK": inputs.get("callback", ""),
             "CCS_JOB_MODE": inputs.get("mode", "component"),
             "CCS_JOB_REPO_URL": gh.clone_url(run.repo),
-            "CCS_JOB_TOKEN": gh.add_token(login="github-actions[bot]", ttl=3600),
+            "CCS_JOB_TOKEN": gh.add_token(login="github-actions[bot]", ttl=3600,
+                                          permissions=permissions, repositories=[run.repo]),
             "GITHUB_WORKSPACE": str(workspace), "GITHUB_REPOSITORY": run.repo,
             "GITHUB_REPOSITORY_OWNER": run.repo.split("/")[0],
             "GITHUB_RUN_ID": str(run.id), "GITHUB_RUN_NUMBER": str(run.run_number),
@@ -60,10 +81,15 @@ class ActionJobRunner:
             "GITHUB_OUTPUT": str(outputs / f"output-{job.id}.txt"),
             "GITHUB_ENV": str(outputs / f"env-{job.id}.txt"),
             "RUNNER_TEMP": str(workspace.parent), "RUNNER_OS": "Linux",
-            # GitHub's request URL already carries a query; clients append `&audience=`.
-            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{gh.url}/_oidc/token?api-version=2.0",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": gh.oidc.grant(grant),
+            "RUNNER_NAME": f"GitHub Actions {job.id}",
         })
+        if permissions.get("id-token") == "write":
+            # GitHub's request URL already carries a query; clients append `&audience=`.
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = f"{gh.url}/_oidc/token?api-version=2.0"
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = gh.oidc.grant(grant)
+        env.update(self.image_env)
+        if self.tools:
+            env["PATH"] = os.pathsep.join([*map(str, self.tools), env.get("PATH", "")])
         return env
 
     def action_inputs(self, entry: dict[str, Any], inputs: dict[str, str],
@@ -81,10 +107,52 @@ class ActionJobRunner:
         with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=self.gh.root) as temp:
             workspace = Path(temp) / "workspace"
             workspace.mkdir()
+            text = self._workflow_text(run)
+            if text is not None:
+                return self._run_workflow(job, run, entry, inputs, workspace, text)
             env = self.environment(run, entry, inputs, workspace)
             if self._simulator() is not None:
                 return self._run_composite(job, env, entry, inputs, workspace)
             return self._run_module(job, env, workspace)
+
+    def _workflow_text(self, run: WorkflowRun) -> str | None:
+        """Return the dispatched workflow file at the run's commit, when this runner runs it."""
+        if not self.workflow_file:
+            return None
+        path = f".github/workflows/{run.workflow.file_name}"
+        text = self.gh.read_file(run.repo, run.head_sha, path)
+        assert text is not None, f"{run.repo} has no {path} at {run.head_sha[:12]}"
+        return text
+
+    def _run_workflow(self, job: Job, run: WorkflowRun, entry: dict[str, Any],
+                      inputs: dict[str, str], workspace: Path, text: str) -> str:
+        """Run the job of the repository's own workflow file, step by step."""
+        from tests.fakes import actions_env
+        from tests.fakes.github_steps import StepsRun, run_steps, workflow_job
+
+        spec, permissions = workflow_job(text)
+        env = self.environment(run, entry, inputs, workspace, permissions)
+        token = env.pop("CCS_JOB_TOKEN")
+        for name in [key for key in env if key.startswith("CCS_JOB_")]:
+            if name != "CCS_JOB_REPO_URL":  # the test GitHub's git URL, as the runner's own
+                del env[name]
+        secrets = dict(self.gh.repository(run.repo).secrets)
+        github = {"token": token, "workspace": str(workspace), "repository": run.repo,
+                  "run_id": str(run.id), "sha": run.head_sha, "ref": f"refs/heads/{run.ref}",
+                  "server_url": HTML}
+        scope = actions_env._Scope(
+            dispatch_inputs(text, inputs), {}, "success", github,
+            {"matrix": entry, "secrets": secrets,
+             "runner": {"temp": env["RUNNER_TEMP"], "os": "Linux"}})
+        minutes = float(spec.get("timeout-minutes") or 360)
+        deadline = time.monotonic() + min(self.timeout, minutes * 60)
+        steps_run = StepsRun(self.gh, run, job, workspace, env, scope, deadline,
+                             masks=[*secrets.values(), token])
+        try:
+            return run_steps(steps_run, spec["steps"])
+        except subprocess.TimeoutExpired:
+            job.log += "the job passed its timeout-minutes\n"
+            return "timed_out"
 
     @staticmethod
     def _simulator() -> Any:
@@ -127,3 +195,13 @@ class ActionJobRunner:
             return "timed_out"
         job.log += done.stdout + done.stderr
         return "success" if done.returncode == 0 else "failure"
+
+
+def dispatch_inputs(workflow_text: str, given: dict[str, str]) -> dict[str, str]:
+    """Return the dispatch's inputs with the workflow's defaults for those not given."""
+    import yaml
+
+    workflow = yaml.safe_load(workflow_text)
+    trigger = (workflow.get(True) or workflow.get("on") or {}).get("workflow_dispatch") or {}
+    declared = trigger.get("inputs") or {}
+    return {**{name: str(spec.get("default", "")) for name, spec in declared.items()}, **given}

@@ -111,6 +111,7 @@ class Job:
     started_at: str | None = None
     completed_at: str | None = None
     log: str = ""
+    summary: str = ""  # the job summary its steps wrote (GITHUB_STEP_SUMMARY)
 
 
 @dataclass
@@ -149,6 +150,7 @@ class Repository:
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     created_at: str = field(default_factory=now_iso)
+    secrets: dict[str, str] = field(default_factory=dict)  # Actions repository secrets
 
     @property
     def name(self) -> str:
@@ -188,3 +190,5 @@ class IssuedToken:
     expires_at: float | None = None
     repositories: list[str] | None = None
     login: str = "ccs-bot"
+    # A job's GITHUB_TOKEN carries its job's `permissions:` (None: the user's own rights).
+    permissions: dict[str, str] | None = None

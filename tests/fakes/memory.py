@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from service.domain.bundles import BadBundle
 from service.domain.names import is_own_ref
 from service.domain.spend import Usage
 from service.domain.states import ChildMove, ChildStatus, SessionMove
@@ -117,6 +118,7 @@ class MemoryStore:
         self._sessions: dict[str, SessionData] = {}
         self._children: dict[str, ChildData] = {}
         self._log: list[Interaction] = []
+        self._bundles: dict[str, bytes] = {}
         self._lock = threading.RLock()
 
     @contextmanager
@@ -240,6 +242,20 @@ class MemoryStore:
             if round is None or child.round == round:
                 total += Usage(child.cost_usd, child.input_tokens, child.output_tokens)
         return total
+
+    def save_bundle(self, child_id: str, data: bytes) -> None:
+        """Keep a child's bundle."""
+        with self._lock:
+            self._bundles[child_id] = bytes(data)
+
+    def bundle(self, child_id: str) -> bytes | None:
+        """Return a child's kept bundle."""
+        return self._bundles.get(child_id)
+
+    def drop_bundle(self, child_id: str) -> None:
+        """Forget a child's bundle."""
+        with self._lock:
+            self._bundles.pop(child_id, None)
 
     def log(self, session_id: str, step: str, command: Any, result: Any,
             ok: bool = True) -> None:
@@ -414,6 +430,10 @@ class MemoryHost:
 
     def prepare_children(self, session: Any, children: list) -> None:
         """Nothing to fetch."""
+
+    def receive_bundle(self, session: Any, child: Any, bundle: bytes) -> None:
+        """Memory commits travel by reference: a bundle here is always refused."""
+        raise BadBundle("the memory host takes no bundles")
 
     def set_session_branch(self, session: Any, sha: str) -> None:
         """Create or move the session branch (only ccs's own refs)."""

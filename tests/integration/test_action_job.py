@@ -84,7 +84,18 @@ def run_job(tmp_path: Path, origin: Path, oidc: OidcServer, callback: CallbackSe
     return run_action(ACTION_DIR, inputs, env, workspace, **kwargs)
 
 
-def test_a_succeeding_coder_pushes_the_child_branch_and_reports_once(tmp_path, origin, oidc):
+def fetch_bundle(tmp_path: Path, origin: Path, bundle: bytes) -> Path:
+    """Return a clone of the session branch with the bundle's one ref fetched in."""
+    path = tmp_path / "child.bundle"
+    path.write_bytes(bundle)
+    clone = tmp_path / "check"
+    git(tmp_path, "clone", "-q", "-b", SESSION_BRANCH, str(origin), str(clone))
+    git(clone, "fetch", "-q", str(path), f"+refs/heads/{CHILD_BRANCH}:refs/heads/{CHILD_BRANCH}")
+    return clone
+
+
+def test_a_succeeding_coder_sends_its_commit_as_a_bundle_and_reports_once(tmp_path, origin,
+                                                                          oidc):
     coder = coder_argv(tmp_path, "pathlib.Path('src/hasher.py').write_text('VALUE = 2\\n')\n")
     with CallbackServer() as callback:
         job = run_job(tmp_path, origin, oidc, callback, job_config(coder))
@@ -97,15 +108,31 @@ def test_a_succeeding_coder_pushes_the_child_branch_and_reports_once(tmp_path, o
     body = request.json()
     result = parse_result(body)
     assert result.status == "succeeded" and result.attempts == 1
-    assert result.commit == git(origin, "rev-parse", f"refs/heads/{CHILD_BRANCH}")
+    # The job pushed nothing (it holds no write credential): the commit is in the bundle,
+    # built on the session head.
+    assert "refs/heads/" + CHILD_BRANCH not in git(origin, "for-each-ref")
+    clone = fetch_bundle(tmp_path, origin, result.bundle)
+    assert result.commit == git(clone, "rev-parse", f"refs/heads/{CHILD_BRANCH}")
+    assert git(clone, "rev-parse", f"{CHILD_BRANCH}^") == git(origin, "rev-parse",
+                                                                SESSION_BRANCH)
+    assert git(clone, "show", f"{CHILD_BRANCH}:src/hasher.py") == "VALUE = 2"
     assert result.branch == CHILD_BRANCH and result.changed_files == ("src/hasher.py",)
     assert result.run_id == 4242
     assert result.log_url == "https://github.example/octo/repo/actions/runs/4242"
-    assert git(origin, "show", f"{CHILD_BRANCH}:src/hasher.py") == "VALUE = 2"
     assert job.outputs == {"status": "succeeded", "commit": result.commit, "attempts": "1"}
     assert "ccs hasher: succeeded" in job.summary
     assert job.step("Report a job that ended early").skipped
     assert JOB_TOKEN not in job.log and "jwt-for:" not in job.log
+
+
+def test_a_commit_too_big_to_travel_fails_the_child_saying_so(tmp_path, origin, oidc):
+    coder = coder_argv(tmp_path, "pathlib.Path('src/hasher.py').write_text('VALUE = 2\\n')\n"
+                                 "pathlib.Path('blob.bin').write_bytes(os.urandom(7 * 2**20))\n")
+    with CallbackServer() as callback:
+        job = run_job(tmp_path, origin, oidc, callback, job_config(coder))
+    result = parse_result(callback.requests[0].json())
+    assert result.status == "failed" and result.bundle is None, job.log
+    assert "more than the 8 MiB a result may carry" in result.message
 
 
 def test_a_crashing_coder_still_reports_a_failed_result(tmp_path, origin, oidc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -406,8 +407,13 @@ def test_default_runner_runs_the_real_action(tmp_path: Path) -> None:
         ((headers, body),) = receiver.received
         result = json.loads(body)
         assert (result["status"], result["run_id"]) == ("succeeded", details["workflow_run_id"])
-        assert gh.branch_sha(REPO, entry["child_branch"]) == result["commit"]
-        assert gh.read_file(REPO, entry["child_branch"], "src/hasher.py") == "ROUNDS = 3\n"
+        # The job pushed nothing (its token reads only): the commit is in the result's bundle.
+        assert gh.branch_sha(REPO, entry["child_branch"]) is None
+        bundle = tmp_path / "child.bundle"
+        bundle.write_bytes(base64.b64decode(result["bundle"]))
+        heads = subprocess.run(["git", "bundle", "list-heads", str(bundle)], check=True,
+                               capture_output=True, text=True).stdout.split()
+        assert heads == [result["commit"], f"refs/heads/{entry['child_branch']}"]
         id_token = headers["Authorization"].removeprefix("Bearer ")
         key = jwt.PyJWKClient(gh.oidc_jwks_url).get_signing_key_from_jwt(id_token)
         claims = jwt.decode(id_token, key.key, algorithms=["RS256"], audience=callback)

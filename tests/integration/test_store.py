@@ -200,3 +200,19 @@ def test_the_inbox_keeps_an_event_until_its_effect_is_recorded(store: Store) -> 
     assert store.pending_events(utcnow() + timedelta(minutes=1)) == []
     assert store.record_event("d-3", "ping", None) == "new"  # nothing to do: done at once
     assert store.record_event("d-3", "ping", None) == "done"
+
+
+def test_a_childs_bundle_is_kept_replaced_and_dropped(store: Store) -> None:
+    # The migration (0005) made the table; a bundle of any bytes round-trips.
+    assert "child_bundles" in set(inspect(store.engine).get_table_names())
+    add_session(store)
+    add_children(store, ("c1", "isbn", 0))
+    assert store.bundle("c1") is None
+    store.save_bundle("c1", b"# v2 git bundle\n\x00\xff")
+    assert store.bundle("c1") == b"# v2 git bundle\n\x00\xff"
+    with store.atomic():  # inside the result's own transaction too
+        store.save_bundle("c1", b"second")
+    assert store.bundle("c1") == b"second"
+    store.drop_bundle("c1")
+    store.drop_bundle("c1")  # dropping twice is fine (a re-run Validate)
+    assert store.bundle("c1") is None

@@ -211,3 +211,21 @@ def test_a_body_run_id_never_replaces_the_dispatched_run(stage: ServiceStage) ->
     answer = stage.app.test_client().post(url(child_id), json=result, headers=token(stage))
     assert answer.status_code == 202
     assert stage.store.child(child_id).run_id == RUN_ID
+
+
+def test_a_result_may_carry_a_bundle_past_the_general_body_limit(stage: ServiceStage) -> None:
+    import base64
+    import os
+
+    started(stage)
+    child_id, result = body(stage, "isbn")
+    data = os.urandom(6 * 2**20)  # 8 MiB as base64: over the 5 MiB limit of other bodies
+    client = stage.app.test_client()
+    answer = client.post(url(child_id), json={**result, "bundle": base64.b64encode(
+        data).decode()}, headers=token(stage))
+    assert answer.status_code == 202, answer.json
+    assert stage.store.bundle(child_id) == data  # kept for Validate, not taken in here
+    child_id, result = body(stage, "money")
+    too_big = client.post(url(child_id), json={**result, "bundle": "A" * (9 * 2**20)},
+                          headers=token(stage))
+    assert too_big.status_code == 413 and "bytes" in too_big.json["error"]["message"]

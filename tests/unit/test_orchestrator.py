@@ -353,3 +353,37 @@ def test_cancel_stops_the_running_children(project: Project) -> None:
     assert project.executor.dispatched[3:] == ["money", "pricing"]
     project.executor.finish_all()
     assert project.session(session.id).status == "complete"
+
+
+def test_a_bundle_the_host_refuses_fails_its_child_with_the_reason(project: Project) -> None:
+    # Neither local nor memory children ever send bundles: their hosts refuse one, and the
+    # refusal reads like any validation failure (DESIGN §6a).
+    session = project.start()
+    child_id, result = project.executor.result("isbn")
+    project.record(child_id, replace(result, bundle=b"# v2 git bundle\n"))
+    project.executor.finish("money")
+    project.executor.finish("pricing")
+    isbn = project.children(session.id)["isbn"]
+    assert isbn.status == "failed"
+    assert isbn.message.startswith("isbn: the commit its job sent was refused: ")
+    assert project.session(session.id).status == "needs_attention"
+    assert project.store.bundle(child_id) is None  # refused once, not again at each retry
+
+
+def test_a_host_failure_while_taking_a_bundle_in_keeps_it(project: Project,
+                                                          monkeypatch) -> None:
+    from service.orchestrator.ports import GitError
+
+    def unreachable(*args) -> None:
+        raise GitError("git push failed: the host is unreachable")
+
+    session = project.start()
+    monkeypatch.setattr(project.ports.host, "receive_bundle", unreachable)
+    child_id, result = project.executor.result("isbn")
+    project.record(child_id, replace(result, bundle=b"bundle bytes"))
+    project.executor.finish("money")
+    project.executor.finish("pricing")
+    rested = project.session(session.id)
+    assert rested.status == "needs_attention" and "unreachable" in rested.message
+    assert project.store.bundle(child_id) == b"bundle bytes"
+    assert project.children(session.id)["isbn"].status == "succeeded"

@@ -9,12 +9,12 @@ import yaml
 
 from service.adapters.manifest.parse import load_manifest
 from service.cli.scaffold import (
-    WORKFLOW_INPUTS,
     WORKFLOW_PATH,
     ScaffoldExists,
     infer_contexts,
     scaffold,
 )
+from service.cli.workflow import UPLOAD_ARTIFACT, WORKFLOW_INPUTS
 
 
 def design_docs(repo: Path, *paths: str) -> None:
@@ -65,7 +65,7 @@ def test_workflow_takes_every_input_and_runs_the_vendored_action(tmp_path: Path)
     assert inputs["max-parallel"]["default"] == "8"
     assert all(spec["type"] == "string" for spec in inputs.values())
     job = workflow["jobs"]["child"]
-    assert job["permissions"] == {"contents": "write", "id-token": "write"}
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
     (run,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/ccs"]
     assert run["with"]["entry"] == "${{ toJSON(matrix) }}"
     assert {k: v for k, v in run["with"].items() if k != "entry"} == {
@@ -73,6 +73,20 @@ def test_workflow_takes_every_input_and_runs_the_vendored_action(tmp_path: Path)
         if name not in ("matrix", "max-parallel")}
     assert "env" not in run  # the example coder needs no secret
     assert workflow["permissions"] == {}
+
+
+def test_the_transcript_is_kept_as_an_artifact_even_when_the_job_fails(tmp_path: Path) -> None:
+    scaffold(tmp_path)
+    steps = yaml.safe_load((tmp_path / WORKFLOW_PATH).read_text())["jobs"]["child"]["steps"]
+    names = [step.get("uses") or step.get("name") for step in steps]
+    upload = steps[names.index(UPLOAD_ARTIFACT.split(" #")[0])]
+    assert names.index(upload["uses"]) > names.index("./.github/actions/ccs")
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == "${{ runner.temp }}/ccs-transcript"
+    assert upload["with"]["name"] == "ccs-transcript-${{ matrix.child }}"
+    link = steps[names.index(upload["uses"]) + 1]
+    assert "steps.transcript.outputs.artifact-url" in link["env"]["ARTIFACT_URL"]
+    assert "GITHUB_STEP_SUMMARY" in link["run"] and "${{" not in link["run"]
 
 
 def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
@@ -130,3 +144,14 @@ def test_init_with_an_agent_writes_a_valid_manifest_with_its_secret(tmp_path: Pa
     scaffold(tmp_path, agent=agent)
     parsed = load_manifest(tmp_path)
     assert parsed.coder.agent == agent and len(parsed.coder.env) == 1
+
+
+def test_check_warns_about_a_workflow_that_still_grants_contents_write(tmp_path: Path) -> None:
+    from service.cli.manifest import workflow_warning
+
+    scaffold(tmp_path)
+    assert workflow_warning(tmp_path) is None
+    workflow = tmp_path / WORKFLOW_PATH
+    workflow.write_text(workflow.read_text().replace("contents: read", "contents: write"))
+    warning = workflow_warning(tmp_path)
+    assert warning and "contents: write" in warning and "ccs init --force" in warning

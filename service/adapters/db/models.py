@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -120,6 +121,17 @@ class ChildRow(Base):
     )
 
     session: Mapped[SessionRow] = relationship(back_populates="children", lazy="raise")
+
+
+class ChildBundleRow(Base):
+    """A child's commit as the git bundle its job sent, kept until Validate takes it in."""
+
+    __tablename__ = "child_bundles"
+
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InteractionRow(Base):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from service.adapters.db.models import (
+    ChildBundleRow,
     ChildRow,
     InstallationRow,
     SeenTokenRow,
@@ -27,6 +28,26 @@ class ServiceQueries:
 
     def unit(self) -> Any: ...  # provided by Store
     def _insert_once(self, row: Any) -> bool: ...  # provided by Store
+
+    # Child bundles (DESIGN §6a) ----------------------------------------------------
+
+    def save_bundle(self, child_id: str, data: bytes) -> None:
+        """Keep a child's bundle until Validate takes it in (a later one replaces it)."""
+        with self.unit() as db:
+            db.merge(ChildBundleRow(child_id=child_id, data=data, received_at=utcnow()))
+
+    def bundle(self, child_id: str) -> bytes | None:
+        """Return the child's kept bundle, or None."""
+        with self.unit() as db:
+            row = db.get(ChildBundleRow, child_id)
+            return bytes(row.data) if row is not None else None
+
+    def drop_bundle(self, child_id: str) -> None:
+        """Forget a child's bundle (taken in, or refused)."""
+        with self.unit() as db:
+            row = db.get(ChildBundleRow, child_id)
+            if row is not None:
+                db.delete(row)
 
     # Webhook and token bookkeeping --------------------------------------------------
 

@@ -8,6 +8,7 @@ from service.adapters.github.client import GitHubError
 from service.adapters.github.executor import GitHubExecutor
 from service.adapters.github.mirror import Mirror
 from service.adapters.github.repo import RepoGitHub
+from service.domain.bundles import BadBundle, header_problem, read_header
 from service.domain.names import CHILD_BRANCH_PREFIX, is_own_ref, staging_branch
 from service.domain.states import ChildStatus
 from service.domain.wire import JobConfig
@@ -42,6 +43,31 @@ class GitHubHost:
         if children:
             prefix = f"refs/heads/{CHILD_BRANCH_PREFIX}{session.id}/"
             self.mirror.fetch([f"+{prefix}*:{prefix}*"])
+
+    def receive_bundle(self, session: SessionRow, child: ChildRow, bundle: bytes) -> None:
+        """Take a child's bundle into the mirror and push its child branch with ccs's token.
+
+        Raise BadBundle when the bundle is refused, GitError when git or GitHub failed.
+        """
+        commit, start = child.commit or "", child.start_sha or session.base_sha or ""
+        header = read_header(bundle)
+        problem = header_problem(header, commit, start)
+        if problem:
+            raise BadBundle(problem)
+        if not self.mirror.repo.commit_exists(start):
+            self.mirror.fetch_branch(session.branch)
+        incoming = f"refs/ccs-incoming/{child.id}"
+        try:
+            tip = self.mirror.take_bundle(bundle, header.refs[0][1], incoming)
+        except GitError as error:
+            raise BadBundle(f"git could not read it ({error})") from None
+        self.mirror.repo.run("update-ref", "-d", incoming)
+        if tip != commit or not self.mirror.repo.is_ancestor(start, tip):
+            raise BadBundle(f"its history does not start at the session head {start[:12]}")
+        current = self.mirror.remote_head(child.branch)
+        if current != tip:
+            # ccs's own child branch: forced over a stale one, with a lease on what was there.
+            self.mirror.push(tip, child.branch, lease=current)
 
     def set_session_branch(self, session: SessionRow, sha: str) -> None:
         """Create the session branch at `sha` through the API, or move it there."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -101,3 +102,17 @@ class Mirror:
         self.repo  # noqa: B018
         with self._locked():
             self._git(*args, "{url}", target)
+
+    def take_bundle(self, bundle: bytes, name: str, ref: str) -> str:
+        """Fetch the bundle's ref `name` into `ref` of the mirror (git checks its objects and
+        that its prerequisites are here); return the commit `ref` now names."""
+        self.repo  # noqa: B018
+        with self._locked(), tempfile.NamedTemporaryFile(
+                dir=self.path.parent, prefix=".incoming-", suffix=".bundle") as file:
+            file.write(bundle)
+            file.flush()
+            self.repo.run("bundle", "verify", "--quiet", file.name)
+            # The leading "+" keeps even an odd name from reading as an option.
+            self.repo.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                          file.name, f"+{name}:{ref}")
+        return self.repo.resolve(ref)

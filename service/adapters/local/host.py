@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.adapters.git_repo import GitError, GitRepository
+from service.domain.bundles import BadBundle
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import SessionRecord
 
@@ -40,6 +41,11 @@ class LocalHost:
 
     def prepare_children(self, session: SessionRecord, children: list) -> None:
         """Nothing to fetch: the children committed into this repository."""
+
+    def receive_bundle(self, session: SessionRecord, child: object, bundle: bytes) -> None:
+        """Local children commit into this repository; a bundle is never theirs."""
+        raise BadBundle("local children hand over their commits in this repository, never as "
+                       "a bundle")
 
     def set_session_branch(self, session: SessionRecord, sha: str) -> None:
         """Create the session branch at `sha`, or move it there."""
