@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from service.adapters.db.models import ChildRow, SessionRow
+from service.domain.live import (
+    ChildLive,
+    LiveView,
+    elapsed_seconds,
+    seconds_between,
+    short_duration,
+)
 from service.domain.spend import total_usage, usage_of
 
 RESTED = ("succeeded", "failed", "cancelled", "timed_out")
@@ -17,9 +25,11 @@ SHOW_FIRST = {"running": 0, "dispatched": 1, "failed": 2, "timed_out": 2, "cance
               "pending": 4, "succeeded": 5}
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow",
                 "dispatched": "cyan", "cancelled": "magenta", "timed_out": "red"}
+COLUMNS = ("component", "status", "phase", "attempt", "elapsed", "tests", "spent")
+NOTHING = ChildLive()
 
 
-def child_tests(child: ChildRow) -> str:
+def child_tests(child: Any) -> str:
     """Return a short test summary for a child, or '' before it has one."""
     if child.status in ("pending", "dispatched", "running"):
         return ""
@@ -29,8 +39,15 @@ def child_tests(child: ChildRow) -> str:
     return text
 
 
+def attempt_text(child: Any, live: ChildLive) -> str:
+    """Return "k/n" while attempts are known, else the attempts a result reported."""
+    if live.attempt and live.attempts and child.status not in RESTED:
+        return f"{live.attempt}/{live.attempts}"
+    return str(child.attempts or "")
+
+
 class Progress:
-    """Shows each child's status as it changes."""
+    """Shows each child's status, phase and attempt as they change."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -41,48 +58,74 @@ class Progress:
                              transient=False)
             self.live.start()
 
-    def update(self, session: SessionRow, children: list[ChildRow]) -> None:
-        """Render the latest state."""
+    def update(self, session: Any, children: list[Any], view: LiveView | None = None,
+               now: datetime | None = None) -> None:
+        """Render the latest state (the live table, or a line per change)."""
+        view = view or LiveView()
+        now = now or datetime.now(UTC)
         if self.live is not None:
             rows = max(5, self.live.console.size.height - 8)
-            self.live.update(self._table(session, children, rows), refresh=True)
+            self.live.update(self._table(session, children, view, now, rows), refresh=True)
             return
         for child in children:
-            state = (child.status, child.attempts)
+            live = view.children.get(child.id, NOTHING)
+            state = (child.status, live.phase, live.attempt)
             if self._seen.get(child.id) != state:
                 self._seen[child.id] = state
-                tests = child_tests(child)
-                print(f"ccs: {child.component}: {child.status}"
-                      + (f" after {child.attempts} attempt(s), {tests}" if tests else ""),
-                      file=self.stream, flush=True)
+                self._say(child, live)
         key = ("session", session.status)
         if self._seen.get(session.id) != key:
             self._seen[session.id] = key
             print(f"ccs: session {session.id}: {session.status}", file=self.stream, flush=True)
 
+    def _say(self, child: Any, live: ChildLive) -> None:
+        tests = child_tests(child)
+        if live.phase and child.status not in RESTED:
+            detail = f"attempt {live.attempt}/{live.attempts}: " if live.attempt else ""
+            print(f"ccs: {child.component}: {detail}{live.phase}", file=self.stream,
+                  flush=True)
+            return
+        print(f"ccs: {child.component}: {child.status}"
+              + (f" after {child.attempts} attempt(s), {tests}" if tests else ""),
+              file=self.stream, flush=True)
+
     def close(self) -> None:
-        """Stop the live display."""
+        """Stop the live display (the summary is the caller's, printed once)."""
         if self.live is not None:
             self.live.stop()
 
     @staticmethod
-    def _table(session: SessionRow, children: list[ChildRow], rows: int = 10**9) -> Table:
-        spent = total_usage(children)
-        done = sum(1 for c in children if c.status in RESTED)
+    def header(session: Any, children: list[Any], now: datetime) -> str:
+        """Return the title: context, id, status, k of n done, elapsed and spend."""
+        counts = Counter(child.status for child in children)
+        done = sum(counts[status] for status in RESTED)
+        began = getattr(session, "spawned_at", None) or getattr(session, "created_at", None)
         title = (f"ccs {session.context} · {session.id} · {session.status} · "
                  f"{done} of {len(children)} done")
-        table = Table(title=title + (f" · spent ${spent.cost_usd:,.2f}" if spent.spent else ""))
-        for column in ("component", "status", "attempt", "tests", "spent"):
+        if began is not None:
+            title += f" · {short_duration(seconds_between(began, now))}"
+        spent = total_usage(children)
+        return title + (f" · spent ${spent.cost_usd:,.2f}" if spent.spent else "")
+
+    @classmethod
+    def _table(cls, session: Any, children: list[Any], view: LiveView, now: datetime,
+               rows: int = 10**9) -> Table:
+        table = Table(title=cls.header(session, children, now))
+        for column in COLUMNS:
             table.add_column(column)
         # Draw only what fits on the screen, what is moving first: a redraw then costs the
         # same at N = 20 and N = 1,000 (bench/progress_redraw.py).
         shown = sorted(children, key=lambda c: SHOW_FIRST.get(c.status, 9))[:rows]
         for child in shown:
+            live = view.children.get(child.id, NOTHING)
             style = STATUS_STYLE.get(child.status, "")
             usage = usage_of(child)
-            table.add_row(child.component, f"[{style}]{child.status}[/]" if style else
-                          child.status, str(child.attempts or ""), child_tests(child),
+            table.add_row(child.component,
+                          f"[{style}]{child.status}[/]" if style else child.status,
+                          live.phase if child.status not in RESTED else "",
+                          attempt_text(child, live),
+                          short_duration(elapsed_seconds(live, now)), child_tests(child),
                           f"${usage.cost_usd:,.2f}" if usage.spent else "")
         if len(children) > len(shown):
-            table.add_row(f"… {len(children) - len(shown)} more", "", "", "", "")
+            table.add_row(f"… {len(children) - len(shown)} more", *[""] * (len(COLUMNS) - 1))
         return table
