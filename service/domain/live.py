@@ -48,13 +48,21 @@ class ChildLive:
 
 @dataclass
 class Changes:
-    """What a batch of events changed: which children, and whether the session moved."""
+    """What events changed: child id -> its last event id (in that order), and the last id
+    of a session move (0: none)."""
 
-    children: list[str] = field(default_factory=list)  # in the order they last changed
-    session: bool = False
+    children: dict[str, int] = field(default_factory=dict)
+    session: int = 0
 
     def __bool__(self) -> bool:
-        return self.session or bool(self.children)
+        return bool(self.session or self.children)
+
+    def add(self, other: Changes) -> None:
+        """Take in the changes of a later batch."""
+        for child_id, event_id in other.children.items():
+            self.children.pop(child_id, None)
+            self.children[child_id] = event_id
+        self.session = other.session or self.session
 
 
 @dataclass
@@ -66,16 +74,15 @@ class LiveView:
 
     def fold(self, events: Iterable[Event]) -> Changes:
         """Apply events in id order; return what they changed."""
-        changes, order = Changes(), {}
+        changes = Changes()
         for event in events:
             self.last_id = max(self.last_id, event.id)
             if event.kind == "session":
-                changes.session = True
+                changes.session = event.id
             elif event.child_id is not None:
                 self._child(event)
-                order.pop(event.child_id, None)
-                order[event.child_id] = event.id
-        changes.children = list(order)
+                changes.children.pop(event.child_id, None)
+                changes.children[event.child_id] = event.id
         return changes
 
     def of(self, child_id: str) -> ChildLive:

@@ -112,6 +112,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/sessions/{session_id}": {"get": _op(
             "Show a session", {"200": _json("Session", "the session"), **_errors(401, 404)},
             security=TOKEN, params=sid)},
+        "/api/v1/sessions/{session_id}/events": {"get": _op(
+            "The session's changes as Server-Sent Events: one `session` event at connect, "
+            "then `child` / `session` events (each with the `id:` that Last-Event-ID resumes "
+            "after), an `end` event when the session rests; a heartbeat comment every "
+            "CCS_STREAM_HEARTBEAT seconds",
+            {"200": {"description": "event stream", "content": {"text/event-stream": {
+                "schema": _STR}}}, **_errors(400, 401, 404, 503)},
+            security=TOKEN, params=[*sid, _param("Last-Event-ID", "header")])},
         "/api/v1/sessions/{session_id}/retry": {"post": _op(
             "Retry what failed", {"202": _json("Status", "queued"), **_errors(401, 404, 409)},
             security=TOKEN, params=sid)},
@@ -128,7 +136,8 @@ def _paths() -> dict[str, Any]:
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI"}},
                                      security=[])},
         "/": {"get": _op("Dashboard: sessions", {"200": html, **_errors(401)},
-                         security=[{"basicToken": []}], params=[_param("repository")])},
+                         security=[{"basicToken": []}],
+                         params=[_param("repository"), _param("status")])},
         "/sessions/{session_id}": {"get": _op(
             "Dashboard: one session", {"200": html, **_errors(401, 404)},
             security=[{"basicToken": []}], params=sid)},

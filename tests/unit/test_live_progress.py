@@ -33,7 +33,8 @@ def story() -> list[Event]:
 def test_the_fold_knows_each_childs_phase_attempt_and_start() -> None:
     view = LiveView()
     changes = view.fold(story())
-    assert changes.session and changes.children == ["c2", "c1"]  # in the order they moved
+    assert changes.session == 1
+    assert list(changes.children.items()) == [("c2", 6), ("c1", 7)]  # in the order they moved
     live = view.of("c1")
     assert (live.phase, live.attempt, live.attempts, live.since) == ("coder", 2, 3, at(40))
     assert elapsed_seconds(live, at(100)) == 99

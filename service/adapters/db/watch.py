@@ -44,6 +44,10 @@ class SessionWatch:
             self._ordered = sorted(self._rows.values(), key=lambda c: c.position)
         return self._ordered
 
+    def child(self, child_id: str) -> ChildRow | None:
+        """Return a component child's latest row (None for the verify row or an unknown id)."""
+        return self._rows.get(child_id)
+
     @property
     def rested(self) -> bool:
         """Return True when the session is at rest (complete, needs attention, failed,
@@ -54,10 +58,7 @@ class SessionWatch:
         """Fold the events since the last poll; re-read the rows they name."""
         changes = Changes()
         for batch in self._batches(self.view.last_id):
-            found = self.view.fold(batch)
-            changes.session |= found.session
-            changes.children = [c for c in changes.children if c not in found.children]
-            changes.children += found.children
+            changes.add(self.view.fold(batch))
         if changes.children:
             for row in self.store.children_by_id(changes.children):
                 if row.kind == ChildKind.COMPONENT:
