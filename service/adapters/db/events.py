@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, insert, literal, select
+from sqlalchemy import DateTime, bindparam, func, insert, literal, select
 
 from service.adapters.db.models import ChildRow, EventRow, utcnow
 
@@ -58,6 +58,23 @@ class EventQueries:
         with self.unit() as db:
             return list(db.scalars(select(ChildRow).where(ChildRow.id.in_(wanted))
                                    .order_by(ChildRow.position)))
+
+
+    def child_counts(self, session_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Return, per session, how many component children are in each status (one query
+        for a whole page of sessions)."""
+        wanted = sorted(set(session_ids))
+        if not wanted:
+            return {}
+        with self.unit() as db:
+            rows = db.execute(
+                select(ChildRow.session_id, ChildRow.status, func.count())
+                .where(ChildRow.session_id.in_(wanted), ChildRow.kind == "component")
+                .group_by(ChildRow.session_id, ChildRow.status)).all()
+        counts: dict[str, dict[str, int]] = {ident: {} for ident in wanted}
+        for session_id, status, count in rows:
+            counts[session_id][status] = count
+        return counts
 
 
 def record_child_moves(db: Any, child_ids: list[str]) -> None:
