@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.service_runtime import REPO, ServiceStage, bearer
-from tests.integration.test_web_callbacks import body, started, token, url
+from tests.fakes.stage_results import report, start_running
 
 
 @pytest.fixture
@@ -30,9 +30,8 @@ def page(stage: ServiceStage, path: str) -> str:
 
 
 def test_the_index_lists_status_progress_and_age_and_filters(stage: ServiceStage) -> None:
-    running = started(stage)
-    child_id, result = body(stage, "isbn")
-    stage.app.test_client().post(url(child_id), json=result, headers=token(stage))
+    running = start_running(stage)
+    report(stage, "isbn")
     listed = page(stage, "/")
     assert running in listed and 'class="badge status-running"' in listed
     assert "1 of 2" in listed and re.search(r"\d+s ago", listed)
@@ -44,7 +43,7 @@ def test_the_index_lists_status_progress_and_age_and_filters(stage: ServiceStage
 
 
 def test_the_session_page_links_logs_runs_and_loads_its_script(stage: ServiceStage) -> None:
-    session_id = started(stage)
+    session_id = start_running(stage)
     child = stage.store.children(session_id)[0]
     stage.store.update_child(child.id, run_url="https://github.example/runs/1")
     shown = page(stage, f"/sessions/{session_id}")

@@ -12,7 +12,7 @@ import pytest
 from service.web.stream import close_all
 from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import ServiceStage, bearer
-from tests.integration.test_web_callbacks import body, started, token, url
+from tests.fakes.stage_results import report, start_running
 
 FAST = {"stream_poll": 0.02, "stream_heartbeat": 0.2}
 
@@ -68,28 +68,21 @@ def open_stream(stage: ServiceStage, session_id: str, **headers: str) -> Stream:
     return Stream(answer)
 
 
-def finish(stage: ServiceStage, component: str, status: str = "succeeded") -> str:
-    child_id, result = body(stage, component, status)
-    answer = stage.app.test_client().post(url(child_id), json=result, headers=token(stage))
-    assert answer.status_code == 202, answer.json
-    return child_id
-
-
 def test_a_watcher_sees_the_session_then_each_child_then_the_end(stage: ServiceStage) -> None:
-    session_id = started(stage)
+    session_id = start_running(stage)
     stream = open_stream(stage, session_id)
     first = stream.until("session")
     assert first["data"]["id"] == session_id and first["data"]["status"] == "running"
     assert [c["status"] for c in first["data"]["children"]] == ["dispatched", "dispatched"]
     assert int(first["id"]) > 0
 
-    isbn = finish(stage, "isbn")
+    isbn = report(stage, "isbn")
     child = stream.until("child")
     assert child["data"]["id"] == isbn and child["data"]["status"] == "succeeded"
     assert child["data"]["tests"]["passed"] >= 1 and "live" in child["data"]
     assert int(child["id"]) > int(first["id"])
 
-    finish(stage, "money", "failed")
+    report(stage, "money", "failed")
     money = stream.until("child")
     assert money["data"]["component"] == "money" and money["data"]["status"] == "failed"
     rested = stream.until("end")
@@ -99,12 +92,12 @@ def test_a_watcher_sees_the_session_then_each_child_then_the_end(stage: ServiceS
 
 
 def test_last_event_id_resumes_after_what_the_watcher_saw(stage: ServiceStage) -> None:
-    session_id = started(stage)
-    finish(stage, "isbn")
+    session_id = start_running(stage)
+    report(stage, "isbn")
     seen = open_stream(stage, session_id)
     seen_id = seen.until("session")["id"]
     seen.close()
-    finish(stage, "money")
+    report(stage, "money")
     resumed = open_stream(stage, session_id, **{"Last-Event-ID": seen_id})
     assert resumed.until("session")["id"] == seen_id
     kind, fields = resumed.next()
@@ -114,7 +107,7 @@ def test_last_event_id_resumes_after_what_the_watcher_saw(stage: ServiceStage) -
 
 
 def test_a_quiet_stream_sends_heartbeats_and_ends_on_shutdown(stage: ServiceStage) -> None:
-    stream = open_stream(stage, started(stage))
+    stream = open_stream(stage, start_running(stage))
     stream.until("session")
     assert stream.until("comment")["text"] == "heartbeat"
     close_all()
@@ -125,7 +118,7 @@ def test_a_quiet_stream_sends_heartbeats_and_ends_on_shutdown(stage: ServiceStag
 
 def test_streams_past_the_limit_get_503_with_retry_after(tmp_path: Path) -> None:
     stage = ServiceStage.create(tmp_path, queue=RecordingQueue(), max_streams=1, **FAST)
-    session_id = started(stage)
+    session_id = start_running(stage)
     first = open_stream(stage, session_id)
     first.until("session")
     refused = stage.app.test_client().get(f"/api/v1/sessions/{session_id}/events",
@@ -138,7 +131,7 @@ def test_streams_past_the_limit_get_503_with_retry_after(tmp_path: Path) -> None
 
 def test_the_stream_needs_the_token_a_known_session_and_a_sane_last_event_id(
         stage: ServiceStage) -> None:
-    session_id = started(stage)
+    session_id = start_running(stage)
     client = stage.app.test_client()
     path = f"/api/v1/sessions/{session_id}/events"
     assert client.get(path).status_code == 401
