@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -15,11 +16,13 @@ from action.actions_io import GroupedConsole, JobEnv
 from action.callback import (
     DeliveryError,
     RetryPolicy,
+    http,
     post_result,
     request_oidc_token,
     result_url,
 )
 from action.commands import trap_signals
+from action.progress import ProgressFile, ProgressPost
 from action.reaper import become_subreaper
 from action.report import RunResult, empty_counts
 from action.runner import Runner, run_component, run_verify
@@ -115,7 +118,8 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
             raise InputError("CCS_JOB_BRANCH (the session branch) is empty")
         checkout(env, env.branch, workdir)
         result = _run(workdir, env, cancel,
-                      lambda runner: run_component(entry, config, runner))
+                      lambda runner: run_component(entry, config, runner),
+                      progress=_progress_sender(env))
         if result.commit:
             try:
                 push_child_branch(env, workdir, entry.child_branch)
@@ -132,9 +136,11 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
 
 
 def _run(workdir: Path, env: JobEnv, cancel: threading.Event,
-         body: Callable[[Runner], RunResult]) -> RunResult:
+         body: Callable[[Runner], RunResult],
+         progress: ProgressPost | None = None) -> RunResult:
     runner = Runner(session=env.session, workdir=workdir, cancel=cancel,
-                    console=GroupedConsole(), echo=sys.stdout.buffer)
+                    console=GroupedConsole(), echo=sys.stdout.buffer,
+                    progress=progress or ProgressFile(None))
     try:
         return body(runner)
     finally:
@@ -153,6 +159,12 @@ def deliver(env: JobEnv, identity: EntryIdentity, body: dict) -> str:
         raise DeliveryError("no callback URL (CCS_JOB_CALLBACK is empty)")
     assert identity.child is not None
     policy = RetryPolicy.from_env()
+    bearer = _bearer(env, identity, policy)
+    return post_result(result_url(env.callback, identity.child), body, bearer, policy, log)
+
+
+def _bearer(env: JobEnv, identity: EntryIdentity, policy: RetryPolicy) -> str:
+    """Return the per-child token, or a fresh OIDC token (each is good for one request)."""
     bearer = env.callback_token or identity.callback_token
     if not bearer:
         if not (env.id_token_url and env.id_token_request_token):
@@ -161,7 +173,29 @@ def deliver(env: JobEnv, identity: EntryIdentity, body: dict) -> str:
         bearer = request_oidc_token(env.id_token_url, env.id_token_request_token,
                                     env.callback, policy, log)
         actions_io.mask(bearer)
-    return post_result(result_url(env.callback, identity.child), body, bearer, policy, log)
+    return bearer
+
+
+# An attempt boundary is worth one quick try, never the result's patience.
+PROGRESS_POLICY = RetryPolicy(tries=1, delay=1.0, budget=5.0, timeout=5.0)
+
+
+def _progress_sender(env: JobEnv) -> ProgressPost | None:
+    """Return what posts the attempt boundaries to the service, or None without a callback."""
+    identity = entry_identity(env)
+    if not env.callback or identity.child is None:
+        return None
+    url = result_url(env.callback, identity.child).removesuffix("/result") + "/progress"
+
+    def send(body: dict) -> None:
+        bearer = _bearer(env, identity, PROGRESS_POLICY)
+        headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
+                   "User-Agent": "ccs-action"}
+        answer = http("POST", url, headers, json.dumps(body).encode(), PROGRESS_POLICY.timeout)
+        if not 200 <= answer.status < 300:
+            raise DeliveryError(f"HTTP {answer.status}")
+
+    return ProgressPost(send, log)
 
 
 def report(env: JobEnv, result: RunResult) -> None:

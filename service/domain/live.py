@@ -108,6 +108,21 @@ class LiveView:
             live.phase, live.ended = "", event.created_at
 
 
+MOST_ATTEMPTS = 1000
+
+
+def progress_data(body: Any) -> dict[str, Any] | None:
+    """Return the event data an attempt boundary reported by a runner holds, or None when
+    it is not one (it comes from inside a child's sandbox or a job: untrusted)."""
+    if not isinstance(body, dict) or body.get("phase") not in PHASES:
+        return None
+    attempt, attempts = body.get("attempt", 0), body.get("attempts", 0)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MOST_ATTEMPTS
+               for n in (attempt, attempts)):
+        return None
+    return {"phase": body["phase"], "attempt": attempt, "attempts": attempts}
+
+
 def elapsed_seconds(live: ChildLive, now: datetime) -> float | None:
     """Return how long the child has run (until it rested), or None before it started."""
     if live.started is None:

@@ -53,6 +53,10 @@ SCHEMAS: dict[str, Any] = {
         "branch": _NSTR, "attempts": _INT, "tests": _TESTS,
         "changed_files": {"type": "array", "items": _STR}, "message": _STR,
         "log_url": _STR, "run_id": _INT, "job_id": _INT}, ["status"]),
+    "ChildProgress": {**_obj({
+        "phase": {"type": "string", "enum": ["setup", "coder", "tests"]},
+        "attempt": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "attempts": {"type": "integer", "minimum": 0, "maximum": 1000}}, ["phase"])},
     "Status": _obj({"status": _STR}, ["status"]),
 }
 
@@ -130,6 +134,12 @@ def _paths() -> dict[str, Any]:
             "A child job reports its result (the first one wins)",
             {"202": _json("Status", "accepted"), **_errors(400, 401, 403, 404, 409, 413)},
             body="ChildResult", security=CALLBACK_AUTH, params=[_param("child_id", "path")])},
+        "/api/v1/children/{child_id}/progress": {"post": _op(
+            "A child job reports an attempt boundary (setup, coder or tests of attempt k of "
+            "n) while it runs; it becomes an event of the session",
+            {"202": _json("Status", "recorded"), **_errors(400, 401, 403, 404, 409, 413)},
+            body="ChildProgress", security=CALLBACK_AUTH,
+            params=[_param("child_id", "path")])},
         "/healthz": {"get": _op("Liveness and database check", {
             "200": _json("Status", "ok"), **_errors(503)}, security=[])},
         "/metrics": {"get": _op("Prometheus metrics", {"200": text}, security=[])},

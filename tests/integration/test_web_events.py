@@ -11,7 +11,7 @@ import pytest
 
 from service.web.stream import close_all
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.service_runtime import ServiceStage, bearer
+from tests.fakes.service_runtime import REPO, ServiceStage, bearer
 from tests.fakes.stage_results import report, start_running
 
 FAST = {"stream_poll": 0.02, "stream_heartbeat": 0.2}
@@ -140,3 +140,35 @@ def test_the_stream_needs_the_token_a_known_session_and_a_sane_last_event_id(
     bad = client.get(path, headers={**bearer(), "Last-Event-ID": "-1; drop"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_last_event_id"
     assert stage.app.extensions["ccs"]["streams"].open == 0  # none of these took a slot
+
+
+def test_a_job_reports_its_attempt_boundaries_which_watchers_see(stage: ServiceStage) -> None:
+    session_id = start_running(stage)
+    isbn = stage.store.children(session_id)[0]
+    stream = open_stream(stage, session_id)
+    stream.until("session")
+    client = stage.app.test_client()
+    path = f"/api/v1/children/{isbn.id}/progress"
+    answer = client.post(path, json={"phase": "coder", "attempt": 1, "attempts": 3},
+                         headers=bearer(stage.issuer.issue(repository=REPO)))
+    assert answer.status_code == 202, answer.json
+    seen = stream.until("child")
+    assert seen["data"]["status"] == "running"  # the first boundary is the job's start
+    assert seen["data"]["live"]["phase"] == "coder"
+    assert (seen["data"]["live"]["attempt"], seen["data"]["live"]["attempts"]) == (1, 3)
+
+    refused = {
+        "no token": client.post(path, json={"phase": "tests"}),
+        "another repository": client.post(path, json={"phase": "tests"}, headers=bearer(
+            stage.issuer.issue(repository="someone/else"))),
+        "not a phase": client.post(path, json={"phase": "rm -rf /", "attempt": 1},
+                                   headers=bearer(stage.issuer.issue(repository=REPO))),
+    }
+    assert {name: answer.status_code for name, answer in refused.items()} == {
+        "no token": 401, "another repository": 403, "not a phase": 400}
+    report(stage, "isbn")
+    late = client.post(path, json={"phase": "tests", "attempt": 1, "attempts": 3},
+                       headers=bearer(stage.issuer.issue(repository=REPO)))
+    assert late.status_code == 409
+    phases = [e.data["phase"] for e in stage.store.events(session_id) if e.kind == "progress"]
+    assert phases == ["coder"]  # nothing refused was recorded

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PHASES = frozenset({"setup", "coder", "tests"})
+from service.domain.live import progress_data as checked
+
 POLL_SECONDS = 0.2
 MAX_LINE = 1024
 
@@ -19,16 +20,9 @@ def progress_data(line: str) -> dict[str, Any] | None:
     The file is written inside the child's sandbox, so it is read as untrusted input.
     """
     try:
-        body = json.loads(line) if len(line) <= MAX_LINE else None
+        return checked(json.loads(line)) if len(line) <= MAX_LINE else None
     except ValueError:
         return None
-    if not isinstance(body, dict) or body.get("phase") not in PHASES:
-        return None
-    attempt, attempts = body.get("attempt", 0), body.get("attempts", 0)
-    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 1000
-               for n in (attempt, attempts)):
-        return None
-    return {"phase": body["phase"], "attempt": attempt, "attempts": attempts}
 
 
 class ProgressTail(threading.Thread):
