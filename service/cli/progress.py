@@ -52,7 +52,8 @@ class Progress:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live: Live | None = None
-        self._seen: dict[str, tuple] = {}
+        self._seen: dict[str, tuple] = {}  # child id -> (status, attempts) last said
+        self._phases: dict[str, tuple] = {}  # child id -> (phase, attempt) last said
         if self.stream.isatty():
             self.live = Live(console=Console(file=self.stream), auto_refresh=False,
                              transient=False)
@@ -69,22 +70,23 @@ class Progress:
             return
         for child in children:
             live = view.children.get(child.id, NOTHING)
-            state = (child.status, live.phase, live.attempt)
+            state = (child.status, child.attempts)
             if self._seen.get(child.id) != state:
                 self._seen[child.id] = state
-                self._say(child, live)
+                self._say_status(child)
+            phase = (live.phase, live.attempt)
+            if live.phase and child.status not in RESTED and self._phases.get(child.id) != phase:
+                self._phases[child.id] = phase
+                detail = f"attempt {live.attempt}/{live.attempts}: " if live.attempt else ""
+                print(f"ccs: {child.component}: {detail}{live.phase}", file=self.stream,
+                      flush=True)
         key = ("session", session.status)
         if self._seen.get(session.id) != key:
             self._seen[session.id] = key
             print(f"ccs: session {session.id}: {session.status}", file=self.stream, flush=True)
 
-    def _say(self, child: Any, live: ChildLive) -> None:
+    def _say_status(self, child: Any) -> None:
         tests = child_tests(child)
-        if live.phase and child.status not in RESTED:
-            detail = f"attempt {live.attempt}/{live.attempts}: " if live.attempt else ""
-            print(f"ccs: {child.component}: {detail}{live.phase}", file=self.stream,
-                  flush=True)
-            return
         print(f"ccs: {child.component}: {child.status}"
               + (f" after {child.attempts} attempt(s), {tests}" if tests else ""),
               file=self.stream, flush=True)
