@@ -6,6 +6,7 @@ The job never pushes: its commit travels in the result as a git bundle (DESIGN Â
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import sys
@@ -20,12 +21,14 @@ from action.actions_io import GroupedConsole, JobEnv
 from action.callback import (
     DeliveryError,
     RetryPolicy,
+    http,
     post_result,
     request_oidc_token,
     result_url,
 )
 from action.commands import trap_signals
 from action.joblink import find_job
+from action.progress import ProgressFile, ProgressPost
 from action.reaper import become_subreaper
 from action.report import RunResult, empty_counts
 from action.runner import SECRET_ENV, Runner, run_component, run_verify
@@ -147,7 +150,8 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
         checkout(env, env.branch, workdir)
         start = gitops.head(workdir)
         result = _run(workdir, env, cancel, transcript,
-                      lambda runner: run_component(entry, config, runner))
+                      lambda runner: run_component(entry, config, runner),
+                      progress=_progress_sender(env))
         try:
             attach_bundle(workdir, start, result)
         except gitops.GitError as error:
@@ -162,9 +166,11 @@ def run_entry(env: JobEnv, cancel: threading.Event) -> RunResult:
 
 
 def _run(workdir: Path, env: JobEnv, cancel: threading.Event, transcript: Transcript,
-         body: Callable[[Runner], RunResult]) -> RunResult:
+         body: Callable[[Runner], RunResult],
+         progress: ProgressPost | None = None) -> RunResult:
     runner = Runner(session=env.session, workdir=workdir, cancel=cancel,
-                    console=GroupedConsole(), echo=sys.stdout.buffer, transcript=transcript)
+                    console=GroupedConsole(), echo=sys.stdout.buffer, transcript=transcript,
+                    progress=progress or ProgressFile(None))
     try:
         return body(runner)
     finally:
@@ -183,6 +189,12 @@ def deliver(env: JobEnv, identity: EntryIdentity, body: dict) -> str:
         raise DeliveryError("no callback URL (CCS_JOB_CALLBACK is empty)")
     assert identity.child is not None
     policy = RetryPolicy.from_env()
+    bearer = _bearer(env, identity, policy)
+    return post_result(result_url(env.callback, identity.child), body, bearer, policy, log)
+
+
+def _bearer(env: JobEnv, identity: EntryIdentity, policy: RetryPolicy) -> str:
+    """Return the per-child token, or a fresh OIDC token (each is good for one request)."""
     bearer = env.callback_token or identity.callback_token
     if not bearer:
         if not (env.id_token_url and env.id_token_request_token):
@@ -191,7 +203,29 @@ def deliver(env: JobEnv, identity: EntryIdentity, body: dict) -> str:
         bearer = request_oidc_token(env.id_token_url, env.id_token_request_token,
                                     env.callback, policy, log)
         actions_io.mask(bearer)
-    return post_result(result_url(env.callback, identity.child), body, bearer, policy, log)
+    return bearer
+
+
+# An attempt boundary is worth one quick try, never the result's patience.
+PROGRESS_POLICY = RetryPolicy(tries=1, delay=1.0, budget=5.0, timeout=5.0)
+
+
+def _progress_sender(env: JobEnv) -> ProgressPost | None:
+    """Return what posts the attempt boundaries to the service, or None without a callback."""
+    identity = entry_identity(env)
+    if not env.callback or identity.child is None:
+        return None
+    url = result_url(env.callback, identity.child).removesuffix("/result") + "/progress"
+
+    def send(body: dict) -> None:
+        bearer = _bearer(env, identity, PROGRESS_POLICY)
+        headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
+                   "User-Agent": "ccs-action"}
+        answer = http("POST", url, headers, json.dumps(body).encode(), PROGRESS_POLICY.timeout)
+        if not 200 <= answer.status < 300:
+            raise DeliveryError(f"HTTP {answer.status}")
+
+    return ProgressPost(send, log)
 
 
 def report(env: JobEnv, result: RunResult) -> None:

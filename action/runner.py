@@ -23,6 +23,7 @@ from action.coder import (
 )
 from action.commands import CommandOutcome, run_command, substitute_all
 from action.junit import parse_file
+from action.progress import ProgressFile
 from action.report import (
     Attempt,
     RunResult,
@@ -72,6 +73,7 @@ class Runner:
     echo: BinaryIO | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     transcript: Transcript = field(default_factory=lambda: Transcript(None))
+    progress: ProgressFile = field(default_factory=lambda: ProgressFile(None))
 
     def __post_init__(self) -> None:
         self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-"))
@@ -204,6 +206,7 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
     """Run setup, then coder → tests rounds until tests pass; fill in `result`."""
     assert config.coder is not None and config.test is not None
     if config.setup is not None:
+        runner.progress.phase("setup")
         setup = runner.run("setup", config.setup, entry_values(entry, runner.junit, 0),
                            entry_env(runner.session, entry, 0, None))
         if not setup.ok:
@@ -220,12 +223,14 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
         values = entry_values(entry, runner.junit, number)
         env = entry_env(runner.session, entry, number, runner.feedback if feedback else None)
         context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage))
+        runner.progress.phase("coder", number, config.attempts)
         try:
             coder = _run_coder(entry, config, runner, context, values, env, result)
         except CoderCannotStart as error:
             return _cannot_start(result, number, str(error))
         if runner.cancel.is_set():
             return _cancelled(result, number, "coder")
+        runner.progress.phase("tests", number, config.attempts)
         tests = runner.run_tests(config.test, values, env,
                                  f"attempt {number}/{config.attempts}: tests")
         if runner.cancel.is_set():
@@ -309,6 +314,7 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
                   "implementation": "", "test": "", "junit": str(runner.junit), "attempt": "1"}
         env = {"CCS_SESSION": runner.session, "CCS_COMPONENT": entry.component,
                "CCS_ATTEMPT": "1"}
+        runner.progress.phase("tests", 1, 1)
         tests = runner.run_tests(config.verify, values, env, "verify")
         result.tests, result.failed_tests = tests.counts(), tests.failed_tests
         if runner.cancel.is_set():

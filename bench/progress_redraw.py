@@ -3,11 +3,13 @@
     python bench/progress_redraw.py [--sizes 20,200,1000] [--pairs 5] [--ticks 10]
     python bench/progress_redraw.py --quick      # N=20, 2 pairs, a second
 
-Subject: the CLI's own `Progress(stream).update(session, children)` (found in
+Subject: the CLI's own `Progress(stream).update(session, children, view)` (found in
 `service/progress.py`, or under `service/cli/` once it moves there) with a stream that
 says it is a terminal, so it draws its live table as `ccs run` does on a TTY. The rows are
-plain objects with the attributes the table reads, so no database is involved; each tick
-one more child changes status, as between two polls of a running session.
+plain objects with the attributes the table reads, and the view is the fold of the
+session's events (phase, attempt k/n, since when: `service/domain/live.py`), so no
+database is involved; each tick one more child changes status and phase, as between two
+polls of a running session.
 
 Baseline: what any redraw of a terminal-sized view must do at least — count the children
 by status and write one frame of the terminal's height (a summary line and one line per
@@ -26,6 +28,7 @@ import os
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -75,20 +78,34 @@ def progress_class() -> type:
                      "PROGRESS_MODULES in bench/progress_redraw.py to where it moved")
 
 
+def live_view() -> Any:
+    """Return an empty fold of the event stream (service/domain/live.py)."""
+    return importlib.import_module("service.domain.live").LiveView()
+
+
 def fake_rows(n: int) -> tuple[Any, list[Any]]:
     """Return a running session and N children, most pending, as the table reads them."""
-    session = SimpleNamespace(id="bench0000", context="bench", status="running")
+    session = SimpleNamespace(id="bench0000", context="bench", status="running",
+                              spawned_at=datetime.now(UTC), created_at=datetime.now(UTC))
     children = [SimpleNamespace(id=f"child{i:05d}", component=f"c{i:04d}", status="pending",
                                 attempts=0, tests_passed=0, tests_failed=0, tests_errors=0,
-                                tests_skipped=0) for i in range(n)]
+                                tests_skipped=0, cost_usd=0.0, input_tokens=0,
+                                output_tokens=0) for i in range(n)]
     return session, children
 
 
-def advance(children: list[Any], tick: int) -> None:
-    """Move one child a step on (pending → running → succeeded), as between two polls."""
+def advance(children: list[Any], tick: int, view: Any = None) -> None:
+    """Move one child a step on (pending → running → succeeded), as between two polls;
+    a running child is in the coder phase of attempt 1 of 3 (one progress event)."""
     child = children[(tick // 2) % len(children)]
     child.status = STATUSES[min(STATUSES.index(child.status) + 1, len(STATUSES) - 1)]
     child.attempts, child.tests_passed = 1, int(child.status == "succeeded")
+    if view is not None:
+        phase = {"running": "coder"}.get(child.status)
+        view.fold([SimpleNamespace(
+            id=tick + 1, kind="progress" if phase else "child", child_id=child.id,
+            status=None if phase else child.status, created_at=datetime.now(UTC),
+            data={"phase": phase, "attempt": 1, "attempts": 3} if phase else None)])
 
 
 def subject_run(n: int, ticks: int) -> Figures:
@@ -96,10 +113,11 @@ def subject_run(n: int, ticks: int) -> Figures:
     session, children = fake_rows(n)
     stream = Terminal()
     progress = progress_class()(stream)
+    view = live_view()
     drawn, started = 0, time.perf_counter()
     for tick in range(ticks):
-        advance(children, tick)
-        progress.update(session, children)
+        advance(children, tick, view)
+        progress.update(session, children, view)
         drawn += stream.drain()
     elapsed = time.perf_counter() - started
     progress.close()

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="show sessions, or one session")
     status.add_argument("session_id", nargs="?")
+    status.add_argument("--watch", action="store_true",
+                        help="live view of SESSION_ID until it rests (also from another shell)")
     _repo(status)
     _json(status)
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from service.adapters.db.watch import SessionWatch
 from service.adapters.git_repo import GitError
 from service.bootstrap import LocalRuntime, local
 from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
@@ -51,6 +52,8 @@ def retry(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """`ccs status [SESSION_ID]`: show one session, or this repository's sessions."""
+    if getattr(args, "watch", False):
+        return watch(args)
     try:
         with _runtime(args) as runtime:
             if args.session_id:
@@ -67,6 +70,45 @@ def status(args: argparse.Namespace) -> int:
             return EXIT_OK
     except (GitError, BadInput) as error:
         return _reject(args, str(error))
+
+
+def watch(args: argparse.Namespace) -> int:
+    """`ccs status SESSION_ID --watch`: the live table until the session rests; exit as run."""
+    if not args.session_id:
+        return _reject(args, "--watch needs a SESSION_ID (see `ccs status` for the list)")
+    try:
+        with _runtime(args) as runtime:
+            runtime.bus.ports.session(args.session_id, runtime.repository_key)
+            progress = Progress()
+            try:
+                seen = _follow(SessionWatch(runtime.store, args.session_id), progress,
+                               until=lambda w: w.rested)
+            except KeyboardInterrupt:
+                return EXIT_ATTENTION
+            finally:
+                progress.close()
+            body = session_json(runtime, seen.session)
+            _print(args, body, human=describe(body))
+            return EXIT_OK if seen.session.status == SessionStatus.COMPLETE else EXIT_ATTENTION
+    except (GitError, BadInput) as error:
+        return _reject(args, str(error))
+
+
+def _follow(seen: SessionWatch, progress: Progress, until, tick=None) -> SessionWatch:
+    """Redraw from the event stream every POLL_SECONDS until `until(watch)` holds."""
+    while True:
+        if tick is not None:
+            tick()
+        seen.poll()
+        progress.update(seen.session, seen.children, seen.view)
+        if until(seen):
+            return seen
+        if tick is None:  # a tick waits by itself
+            _sleep(POLL_SECONDS)
+
+
+def _sleep(seconds: float) -> None:
+    threading.Event().wait(seconds)
 
 
 def cancel(args: argparse.Namespace) -> int:
@@ -153,14 +195,17 @@ def _stop_on_sigterm() -> None:
 
 
 def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
-    while True:
-        done = runtime.executor.wait(timeout=POLL_SECONDS)
-        if not done:
+    state = {"done": False}
+
+    def tick() -> None:
+        state["done"] = runtime.executor.wait(timeout=POLL_SECONDS)
+        if not state["done"]:
             # budget.minutes passes with no result to count it: check it as time goes by.
             runtime.bus.check_budget(session_id)
-        progress.update(runtime.store.session(session_id), runtime.store.children(session_id))
-        if done:
-            return
+
+    # The table follows the event stream: a tick reads the new events and the rows they
+    # name, never every child.
+    _follow(SessionWatch(runtime.store, session_id), progress, lambda _: state["done"], tick)
 
 
 def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any]:

@@ -8,12 +8,15 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from service.cli.supervise import WORKER_STOP_SECONDS, WorkerSupervisor, worker_command
 from service.config import Config, ConfigError, mask_url_password
 
 log = logging.getLogger("ccs.service")
 IN_PROCESS_WORKER_THREADS = 2
+# Threads of a web worker beyond its event streams, for the ordinary requests.
+REQUEST_THREADS = 8
 
 
 def _config() -> Config | None:
@@ -85,12 +88,38 @@ def serve(args: argparse.Namespace) -> int:
     else:
         supervisor = WorkerSupervisor(worker_command(IN_PROCESS_WORKER_THREADS)).start()
     try:
-        WebApplication({"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
-                        "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}).run()
+        WebApplication(web_options(config, args)).run()
     finally:
         if supervisor is not None:
             supervisor.stop()
     return 0
+
+
+def web_options(config: Config, args: argparse.Namespace) -> dict[str, Any]:
+    """Return gunicorn's settings: threaded workers, so an event stream holds a thread (up
+    to CCS_MAX_STREAMS per process), never a whole worker."""
+    return {"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
+            "worker_class": f"{__name__}.StreamingWorker",
+            "threads": config.max_streams + REQUEST_THREADS,
+            "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}
+
+
+class StreamingWorker(ThreadWorker):
+    """gunicorn's gthread worker that ends its open event streams when told to stop."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: end the streams (watchers reconnect elsewhere), then stop gracefully."""
+        from service.web.stream import close_all
+
+        close_all()
+        super().handle_exit(sig, frame)
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        """SIGQUIT/SIGINT: end the streams, then stop at once."""
+        from service.web.stream import close_all
+
+        close_all()
+        super().handle_quit(sig, frame)
 
 
 def ensure_data_folder(config: Config) -> None:

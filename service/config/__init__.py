@@ -20,6 +20,7 @@ from service.config.values import (
     parse_choice,
     parse_http_url,
     parse_positive_int,
+    parse_positive_number,
     parse_prefix,
     parse_private_key,
     parse_url_like,
@@ -37,6 +38,9 @@ DEFAULT_COMMAND_PREFIX = "/ccs"
 DEFAULT_CHILD_TIMEOUT = 3600
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RECONCILE_INTERVAL = 60
+DEFAULT_STREAM_HEARTBEAT = 15.0
+DEFAULT_STREAM_POLL = 0.5
+DEFAULT_MAX_STREAMS = 100
 CALLBACK_AUTH_MODES = ("oidc", "token")
 
 
@@ -69,6 +73,11 @@ class Config:
     log_level: str = "INFO"
     # PyGithub's spacing between requests (0.25 s) and writes (1 s); off for test GitHubs.
     github_throttle: bool = True
+    # The event stream (GET …/events): a comment this often keeps proxies from closing it;
+    # new events are looked for this often; past max_streams per process a watcher gets 503.
+    stream_heartbeat: float = DEFAULT_STREAM_HEARTBEAT
+    stream_poll: float = DEFAULT_STREAM_POLL
+    max_streams: int = DEFAULT_MAX_STREAMS
 
     def __post_init__(self) -> None:
         if self.callback_auth not in CALLBACK_AUTH_MODES:
@@ -223,6 +232,13 @@ def _read(environ: Mapping[str, str]) -> dict[str, Any]:
                                             get("CCS_RECONCILE_INTERVAL"),
                                             DEFAULT_RECONCILE_INTERVAL),
         "github_throttle": parse_bool("CCS_GITHUB_THROTTLE", get("CCS_GITHUB_THROTTLE"), True),
+        "stream_heartbeat": parse_positive_number("CCS_STREAM_HEARTBEAT",
+                                                  get("CCS_STREAM_HEARTBEAT"),
+                                                  DEFAULT_STREAM_HEARTBEAT),
+        "stream_poll": parse_positive_number("CCS_STREAM_POLL", get("CCS_STREAM_POLL"),
+                                             DEFAULT_STREAM_POLL),
+        "max_streams": parse_positive_int("CCS_MAX_STREAMS", get("CCS_MAX_STREAMS"),
+                                          DEFAULT_MAX_STREAMS),
         "log_level": parse_choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
                              LOG_LEVELS),
     }

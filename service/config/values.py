@@ -94,6 +94,19 @@ def parse_positive_int(name: str, value: str | None, default: int) -> int:
     return int(value)
 
 
+def parse_positive_number(name: str, value: str | None, default: float) -> float:
+    """Return a positive number of seconds (default when unset)."""
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < 86400:
+        raise ConfigError(f"{name}={value!r} is not allowed: use a positive number of seconds")
+    return number
+
+
 def parse_app_id(value: str | None) -> int | None:
     """Return the GitHub App id as an integer, or None when unset."""
     if value is None:

@@ -82,6 +82,18 @@ class ChildRecord(Protocol):
     updated_at: datetime
 
 
+class EventRecord(Protocol):
+    """One recorded change of a session: a status move or an attempt boundary."""
+
+    id: int  # only grows: a watcher resumes after the last id it saw
+    session_id: str
+    kind: str  # "session" | "child" (status moves) | "progress" (an attempt boundary)
+    child_id: str | None
+    status: str | None  # the status a move went to
+    data: dict[str, Any] | None  # progress: {"phase", "attempt", "attempts"}
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class NewSession:
     """A session to record (status pending)."""
@@ -123,7 +135,8 @@ class NewChild:
 
 
 class Store(Protocol):
-    """Sessions, children and the interaction log; every status change is a named move."""
+    """Sessions, children, the interaction log and the event stream; every status change is
+    a named move, and every move an event."""
 
     def atomic(self) -> AbstractContextManager[None]:
         """Run every store call of this thread inside the block in one transaction."""
@@ -168,6 +181,13 @@ class Store(Protocol):
 
     def bundle(self, child_id: str) -> bytes | None: ...
     def drop_bundle(self, child_id: str) -> None: ...
+    # The event stream: every successful `apply`/`apply_to_all` records its own event in the
+    # same transaction; attempt boundaries are added by whoever hears of them.
+    def add_event(self, session_id: str, kind: str, child_id: str | None = None,
+                  status: str | None = None, data: dict[str, Any] | None = None) -> None: ...
+    def events(self, session_id: str, after: int = 0,
+               limit: int = 500) -> list[EventRecord]:
+        """Return the session's events with an id above `after`, oldest first."""
 
 
 class NotFound(LookupError):

@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from service.config import Config
-from service.web import errors
+from service.web import errors, stream
 from service.web import metrics as metrics_module
 from service.web.openapi import document
 
@@ -31,6 +31,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     metrics = metrics_module.Metrics()
     app.extensions["ccs"] = {"services": services, "metrics": metrics}
     errors.register(app)
+    stream.init_app(app, services.config.max_streams)
     metrics_module.init_app(app, metrics, services.store.session_status_counts)
     _register_blueprints(app)
     _register_service_routes(app, services)
@@ -41,9 +42,10 @@ def _register_blueprints(app: Flask) -> None:
     from service.web.api import bp as api
     from service.web.callbacks import bp as callbacks
     from service.web.dashboard import bp as dashboard
+    from service.web.stream import bp as events
     from service.web.webhooks import bp as webhooks
 
-    for blueprint in (webhooks, api, callbacks, dashboard):
+    for blueprint in (webhooks, api, events, callbacks, dashboard):
         app.register_blueprint(blueprint)
 
 

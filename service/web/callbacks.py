@@ -1,4 +1,5 @@
-"""POST /api/v1/children/<child_id>/result: a child job reports its result (DESIGN §5, §6)."""
+"""POST /api/v1/children/<child_id>/result: a child job reports its result (DESIGN §5, §6);
+POST …/progress: the attempt boundaries it passes on the way (setup, coder, tests of k/n)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
 from service.auth.oidc import OidcClaims, check_binding
 from service.domain.bundles import MAX_BUNDLE_CHARS
+from service.domain.live import progress_data
 from service.domain.progress import NextStep
+from service.domain.states import ChildMoves, ChildStatus
 from service.domain.wire import ChildResult, InvalidResult, parse_result
 from service.orchestrator.results import record_result
 from service.web.bodies import parse_json
@@ -62,6 +65,33 @@ def _child_result(child_id: str):
     if recorded.next != NextStep.NONE:
         s.defer(recorded.task, session.id)
     _count("accepted")
+    return jsonify({"status": "accepted"}), 202
+
+
+@bp.post("/children/<child_id>/progress")
+def child_progress(child_id: str):
+    """Record an attempt boundary of a child still at work (202); 409 once it rested."""
+    s = services()
+    claims = _authenticate(child_id)
+    try:
+        child, session = s.store.child_with_session(child_id)
+    except NotFound:
+        raise ApiError(404, "not_found", f"no child {child_id!r}") from None
+    with s.store.atomic():
+        if claims is not None:
+            record_token_id(claims)  # first, so a refused token can never be replayed
+    if claims is not None:
+        check_binding(claims, session.repository, child.run_id)
+    data = progress_data(parse_json(request.get_data(cache=True), "the progress"))
+    if data is None:
+        raise ApiError(400, "bad_progress", 'send {"phase": "setup|coder|tests", "attempt": '
+                                            'k, "attempts": n}')
+    if ChildStatus(child.status).is_terminal:
+        raise ApiError(409, "already_rested", f"child {child_id} already has a result")
+    with s.store.atomic():
+        # The first boundary is also the job's start: dispatched → running (its own event).
+        s.store.apply(ChildMoves.START, child_id)
+        s.store.add_event(session.id, "progress", child_id, data=data)
     return jsonify({"status": "accepted"}), 202
 
 

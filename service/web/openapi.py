@@ -57,6 +57,10 @@ SCHEMAS: dict[str, Any] = {
         # The child commit as a base64 git bundle (DESIGN §6a), at most 8 MiB encoded.
         "bundle": {"type": "string", "contentEncoding": "base64",
                    "maxLength": MAX_BUNDLE_CHARS}}, ["status"]),
+    "ChildProgress": {**_obj({
+        "phase": {"type": "string", "enum": ["setup", "coder", "tests"]},
+        "attempt": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "attempts": {"type": "integer", "minimum": 0, "maximum": 1000}}, ["phase"])},
     "Status": _obj({"status": _STR}, ["status"]),
 }
 
@@ -116,6 +120,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/sessions/{session_id}": {"get": _op(
             "Show a session", {"200": _json("Session", "the session"), **_errors(401, 404)},
             security=TOKEN, params=sid)},
+        "/api/v1/sessions/{session_id}/events": {"get": _op(
+            "The session's changes as Server-Sent Events: one `session` event at connect, "
+            "then `child` / `session` events (each with the `id:` that Last-Event-ID resumes "
+            "after), an `end` event when the session rests; a heartbeat comment every "
+            "CCS_STREAM_HEARTBEAT seconds",
+            {"200": {"description": "event stream", "content": {"text/event-stream": {
+                "schema": _STR}}}, **_errors(400, 401, 404, 503)},
+            security=TOKEN, params=[*sid, _param("Last-Event-ID", "header")])},
         "/api/v1/sessions/{session_id}/retry": {"post": _op(
             "Retry what failed", {"202": _json("Status", "queued"), **_errors(401, 404, 409)},
             security=TOKEN, params=sid)},
@@ -126,13 +138,20 @@ def _paths() -> dict[str, Any]:
             "A child job reports its result (the first one wins)",
             {"202": _json("Status", "accepted"), **_errors(400, 401, 403, 404, 409, 413)},
             body="ChildResult", security=CALLBACK_AUTH, params=[_param("child_id", "path")])},
+        "/api/v1/children/{child_id}/progress": {"post": _op(
+            "A child job reports an attempt boundary (setup, coder or tests of attempt k of "
+            "n) while it runs; it becomes an event of the session",
+            {"202": _json("Status", "recorded"), **_errors(400, 401, 403, 404, 409, 413)},
+            body="ChildProgress", security=CALLBACK_AUTH,
+            params=[_param("child_id", "path")])},
         "/healthz": {"get": _op("Liveness and database check", {
             "200": _json("Status", "ok"), **_errors(503)}, security=[])},
         "/metrics": {"get": _op("Prometheus metrics", {"200": text}, security=[])},
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI"}},
                                      security=[])},
         "/": {"get": _op("Dashboard: sessions", {"200": html, **_errors(401)},
-                         security=[{"basicToken": []}], params=[_param("repository")])},
+                         security=[{"basicToken": []}],
+                         params=[_param("repository"), _param("status")])},
         "/sessions/{session_id}": {"get": _op(
             "Dashboard: one session", {"200": html, **_errors(401, 404)},
             security=[{"basicToken": []}], params=sid)},

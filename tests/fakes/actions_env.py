@@ -488,7 +488,8 @@ class _Server:
                 received = Received(self.command, split.path, parse_qs(split.query),
                                     {k.lower(): v for k, v in self.headers.items()},
                                     self.rfile.read(length) if length else b"")
-                owner.requests.append(received)
+                if owner.keeps(received):
+                    owner.requests.append(received)
                 status, body = owner.answer(received)
                 if status is None:  # never answer: hold the connection until shutdown
                     owner.stopping.wait(60)
@@ -505,6 +506,10 @@ class _Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def keeps(self, received: Received) -> bool:
+        """Return True for a request `requests` records (all, unless a server says not)."""
+        return True
 
     @property
     def url(self) -> str:
@@ -554,9 +559,19 @@ class CallbackServer(_Server):
         super().__init__()
         self.statuses = list(statuses or [])
         self.results: list[Received] = []
+        self.progress: list[Received] = []  # attempt boundaries: kept apart, always 202
+
+    def keeps(self, received: Received) -> bool:
+        """Record result posts in `requests`; attempt boundaries go to `progress`."""
+        if received.path.endswith("/progress"):
+            self.progress.append(received)
+            return False
+        return True
 
     def answer(self, request: Received) -> tuple[int | None, Any]:
         """Answer with the next scripted status; record the results accepted."""
+        if request.path.endswith("/progress"):
+            return 202, {"status": "accepted"}
         status = self.statuses.pop(0) if self.statuses else 201
         if status is not None and 200 <= status < 300:
             self.results.append(request)

@@ -111,6 +111,19 @@ class Interaction:
     created_at: datetime = field(default_factory=now)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event of a session's stream (the fields of EventRecord)."""
+
+    id: int
+    session_id: str
+    kind: str
+    child_id: str | None = None
+    status: str | None = None
+    data: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=now)
+
+
 class MemoryStore:
     """The Store port over dicts; every read returns a copy, like rows read from a database."""
 
@@ -119,6 +132,7 @@ class MemoryStore:
         self._children: dict[str, ChildData] = {}
         self._log: list[Interaction] = []
         self._bundles: dict[str, bytes] = {}
+        self._events: list[Event] = []
         self._lock = threading.RLock()
 
     @contextmanager
@@ -210,6 +224,10 @@ class MemoryStore:
             if row is None or row.status not in {s.value for s in move.sources}:
                 return False
             _set(row, {**values, "status": move.target.value})
+            if isinstance(move, SessionMove):
+                self.add_event(record_id, "session", status=move.target.value)
+            else:
+                self.add_event(row.session_id, "child", record_id, move.target.value)
             return True
 
     def apply_to_all(self, move: ChildMove, child_ids: list[str], **values: Any) -> list[str]:
@@ -267,6 +285,19 @@ class MemoryStore:
         """Return the session's interaction log, oldest first."""
         with self._lock:
             return [i for i in self._log if i.session_id == session_id]
+
+    def add_event(self, session_id: str, kind: str, child_id: str | None = None,
+                  status: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Append an event with the next id."""
+        with self._lock:
+            self._events.append(Event(len(self._events) + 1, session_id, kind, child_id,
+                                      status, dict(data) if data else None))
+
+    def events(self, session_id: str, after: int = 0, limit: int = 500) -> list[Event]:
+        """Return the session's events after `after`, oldest first."""
+        with self._lock:
+            return [e for e in self._events
+                    if e.session_id == session_id and e.id > after][:limit]
 
 
 def _copy(row: Any) -> Any:

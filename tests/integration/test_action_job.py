@@ -101,6 +101,11 @@ def test_a_succeeding_coder_sends_its_commit_as_a_bundle_and_reports_once(tmp_pa
         job = run_job(tmp_path, origin, oidc, callback, job_config(coder))
     assert job.conclusion == "success", job.log
     assert len(callback.requests) == 1
+    # On the way, each attempt boundary was posted beside the result, with a token.
+    assert [(p.path, p.json()["phase"]) for p in callback.progress] == [
+        ("/api/v1/children/child-7/progress", "coder"),
+        ("/api/v1/children/child-7/progress", "tests")]
+    assert all(p.headers["authorization"].startswith("Bearer ") for p in callback.progress)
     request = callback.requests[0]
     assert request.path == "/api/v1/children/child-7/result"
     assert request.headers["authorization"] == f"Bearer {OidcServer.token_for(callback.url)}"

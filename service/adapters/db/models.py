@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: sessions, children, interactions, dispatches and webhook bookkeeping."""
+"""SQLAlchemy 2 models: sessions, children, interactions, events, dispatches and webhook
+bookkeeping."""
 
 from __future__ import annotations
 
@@ -146,6 +147,27 @@ class InteractionRow(Base):
     command: Mapped[str] = mapped_column(Text)
     result: Mapped[str] = mapped_column(Text)
     ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventRow(Base):
+    """One change of a session: a status move (session or child) or an attempt boundary.
+
+    The id only grows (SQLite: AUTOINCREMENT, PostgreSQL: a sequence), so a watcher resumes
+    after the last id it saw (the SSE `id:`).
+    """
+
+    __tablename__ = "session_events"
+    __table_args__ = (Index("ix_session_events_session", "session_id", "id"),
+                      {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # session | child | progress
+    child_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.adapters.db.events import CHILD_EVENT, EVENT, EventQueries, record_child_moves
 from service.adapters.db.models import (
     ChildRow,
     InteractionRow,
@@ -28,7 +29,7 @@ from service.orchestrator.ports import NewChild, NewSession, NotFound
 __all__ = ["NotFound", "Store"]
 
 
-class Store(ServiceQueries):
+class Store(ServiceQueries, EventQueries):
     """Reads and writes sessions; every session read is scoped by repository."""
 
     def __init__(self, engine: Engine) -> None:
@@ -130,12 +131,17 @@ class Store(ServiceQueries):
 
     def _move_session(self, move: SessionMove, session_id: str, fields: dict[str, Any]) -> bool:
         sources = [s.value for s in move.sources]
+        at = utcnow()
         with self.unit() as db:
             result = db.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session_id, SessionRow.status.in_(sources))
-                .values(status=move.target.value, updated_at=utcnow(), **fields)
+                .values(status=move.target.value, updated_at=at, **fields)
             )
+            if result.rowcount == 1:
+                db.connection().execute(EVENT, {
+                    "session_id": session_id, "kind": "session", "child_id": None,
+                    "status": move.target.value, "data": None, "created_at": at})
         return result.rowcount == 1
 
     def update_session(self, session_id: str, **fields: Any) -> None:
@@ -197,9 +203,13 @@ class Store(ServiceQueries):
                 .values(status=move.target.value, updated_at=bindparam("at_"),
                         **{name: bindparam(f"{name}_") for name in fields})))
         params = {f"{name}_": value for name, value in fields.items()}
+        at = utcnow()
         with self.unit() as db:
-            result = db.connection().execute(statement, {"child_id": child_id,
-                                                         "at_": utcnow(), **params})
+            connection = db.connection()
+            result = connection.execute(statement, {"child_id": child_id, "at_": at, **params})
+            if result.rowcount == 1:
+                # The event joins the move's transaction: one more INSERT, no read.
+                connection.execute(CHILD_EVENT, {"child_id": child_id, "at_": at})
         return result.rowcount == 1
 
     def apply_to_all(self, move: ChildMove, child_ids: list[str], **fields: Any) -> list[str]:
@@ -215,6 +225,7 @@ class Store(ServiceQueries):
                 .values(status=move.target.value, updated_at=utcnow(), **fields)
                 .returning(ChildRow.id)
             ).scalars().all()
+            record_child_moves(db, list(moved))
         return list(moved)
 
     def delete_children(self, session_id: str, kind: str) -> None:

@@ -27,11 +27,17 @@ class TrackingReporter:
         self.bot_login = bot_login
         self._rendered: dict[str, str] = {}  # session id -> hash of the body GitHub holds
         self._rested: dict[str, int] = {}  # session id -> rested children at the last edit
+        self._event: dict[str, int] = {}  # session id -> its last event at the last edit
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def session_changed(self, session_id: str) -> None:
         """Bring the session's tracking comment up to date (no call when nothing changed)."""
+        # The event stream says whether anything moved since the last edit: one indexed
+        # read, and no other read or GitHub call when nothing did.
+        last_event = self.store.last_event_id(session_id)
+        if session_id in self._rendered and self._event.get(session_id) == last_event:
+            return
         session = self.store.session(session_id)
         if not session.issue_number:
             return
@@ -59,6 +65,7 @@ class TrackingReporter:
                 self.store.update_session(session_id, tracking_comment_id=comment_id)
             self._rendered[session_id] = digest
             self._rested[session_id] = rested(counts)
+            self._event[session_id] = last_event
 
     def _worth_an_edit(self, session: SessionRow, counts: dict[str, int]) -> bool:
         """Skip progress-only edits between milestones (every ~N/PROGRESS_EDITS children)."""

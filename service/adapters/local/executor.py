@@ -25,6 +25,7 @@ from service.adapters.local.launch import (
     stop_group,
     with_temp_dir,
 )
+from service.adapters.local.progress_tail import ProgressTail
 from service.adapters.local.sandbox import (
     SandboxPlan,
     refused_write_message,
@@ -157,9 +158,7 @@ class LocalExecutor:
                 return failed_result(child, "cancelled before it started")
             argv = sandboxed(runner_command(session, child, config, checkout, result_file),
                              plan, scratch, Path(os.environ.get("HOME") or Path.home()))
-            ended = run_runner(argv, env=with_temp_dir(child_environment(), scratch),
-                               log_path=log_path,
-                               started=lambda process: self._started(child, process))
+            ended = self._run_runner(session, child, argv, scratch, log_path)
             if not result_file.exists():
                 return failed_result(child, f"the runner exited {ended.returncode} without a "
                                      f"result; see {log_path}")
@@ -174,6 +173,19 @@ class LocalExecutor:
                 self._processes.pop(child.id, None)
             self._pid_file(child).unlink(missing_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run_runner(self, session: SessionRow, child: ChildRow, argv: list[str],
+                    scratch: Path, log_path: Path) -> RunnerExit:
+        """Run the runner, recording its attempt boundaries as events of the session."""
+        tail = ProgressTail(progress_path(scratch / "result.json"), lambda data: (
+            self.store.add_event(session.id, "progress", child.id, data=data)))
+        tail.start()
+        try:
+            return run_runner(argv, env=with_temp_dir(child_environment(), scratch),
+                              log_path=log_path,
+                              started=lambda process: self._started(child, process))
+        finally:
+            tail.stop()
 
     def _started(self, child: ChildRow, process: subprocess.Popen) -> None:
         with self._lock:
@@ -218,7 +230,13 @@ def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, work
     entry = component_entry(child).to_json()
     return [sys.executable, "-c", RUNNER_BOOTSTRAP, "run", "--entry", json.dumps(entry),
             "--config", json.dumps(config.to_json()), "--session", session.id,
-            "--workdir", str(worktree), "--result", str(result_file)]
+            "--workdir", str(worktree), "--result", str(result_file),
+            "--progress", str(progress_path(result_file))]
+
+
+def progress_path(result_file: Path) -> Path:
+    """Return where the runner appends its attempt boundaries (beside its result)."""
+    return result_file.parent / "progress.jsonl"
 
 
 # ccs's own credentials never reach a coder (DESIGN §3a: "less ccs's own credentials").
