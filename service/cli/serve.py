@@ -51,8 +51,9 @@ def worker(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     queue = worker_queue(config)
-    # Start-up re-drives every answered delivery a crash left without effect (DESIGN §8).
-    queue.enqueue("redrive", 0)
+    # Start-up re-drives every answered delivery a crash left without effect and resumes
+    # every session a killed process left mid-step (DESIGN §8).
+    queue.enqueue("resume", 0)
     # SIGTERM finishes the running tasks and stops (what process managers send).
     consumer = queue.huey.create_consumer(workers=max(1, args.threads), worker_type="thread",
                                           periodic=True, graceful_signal="TERM")

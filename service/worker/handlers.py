@@ -42,7 +42,7 @@ class RepoGitHub(Protocol):
     def default_branch(self) -> str: ...
     def permission(self, login: str) -> str: ...
     def add_reaction(self, comment_id: int, content: str = "eyes") -> None: ...
-    def reply(self, issue_number: int, body: str) -> None: ...
+    def reply(self, issue_number: int, body: str, key: str | None = None) -> int: ...
     def run_jobs(self, run_id: int) -> list[dict[str, Any]]: ...
 
 
@@ -95,7 +95,7 @@ class Handlers:
         if not lines:
             return
         github = self.runtime.github(event.repository, event.installation_id)
-        if not self._may_write(github, event.author, event.issue_number):
+        if not self._may_write(github, event.author, event.issue_number, event.delivery):
             return
         github.add_reaction(event.comment_id, "eyes")
         replies = []
@@ -110,7 +110,7 @@ class Handlers:
                 replies.append(reply)
         if replies:
             # One comment for all the commands: fewer notifications and API calls.
-            github.reply(event.issue_number, "\n\n".join(replies))
+            github.reply(event.issue_number, "\n\n".join(replies), key=event.delivery)
 
     def on_label(self, event: ev.IssueLabeled) -> None:
         """Start a session when someone with write access adds `ccs:<context>`."""
@@ -118,20 +118,20 @@ class Handlers:
         if context is None:
             return
         github = self.runtime.github(event.repository, event.installation_id)
-        if not self._may_write(github, event.sender, event.issue_number):
+        if not self._may_write(github, event.sender, event.issue_number, event.delivery):
             return
         command = StartSession(repository=event.repository, context=context,
                                issue=event.issue_number, requested_by=event.sender,
                                source="label", delivery=event.delivery)
         reply = self.run_command(command, event.installation_id, github)
         if reply:
-            github.reply(event.issue_number, reply)
+            github.reply(event.issue_number, reply, key=event.delivery)
 
-    def _may_write(self, github: RepoGitHub, login: str, issue: int) -> bool:
+    def _may_write(self, github: RepoGitHub, login: str, issue: int, delivery: str) -> bool:
         if github.permission(login) in WRITE_PERMISSIONS:
             return True
         github.reply(issue, f"@{login} ccs commands need write access to this repository; "
-                            "nothing was started.")
+                            "nothing was started.", key=delivery)
         return False
 
     def run_command(self, command: Command, installation_id: int | None,

@@ -31,6 +31,7 @@ from tests.fakes.github_actions import (
     register_oidc_routes,
 )
 from tests.fakes.github_git import BareRepo
+from tests.fakes.github_holds import Hold, Holds, arm_receive_hook, register_receive_route
 from tests.fakes.github_http import ApiError, Call, Fault, HttpLayer
 from tests.fakes.github_oidc import OidcGrant, OidcIssuer
 from tests.fakes.github_render import Renderer
@@ -116,6 +117,7 @@ class FakeGitHub:
         self._comments: dict[int, Comment] = {}
         self._runs: dict[int, WorkflowRun] = {}
         self._faults: list[Fault] = []
+        self.holds = Holds()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -130,6 +132,7 @@ class FakeGitHub:
         for register in (register_core_routes, register_issue_routes, register_git_routes,
                          register_pull_routes, register_actions_routes, register_oidc_routes):
             register(self.http, self)
+        register_receive_route(self.http.app)
 
     # ----- lifecycle -------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class FakeGitHub:
 
     def stop(self) -> None:
         """Stop serving and wait for running jobs."""
+        self.holds.release_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -331,6 +335,20 @@ class FakeGitHub:
                                         "wait a few minutes before you try again.",
                              "documentation_url": "https://docs.github.com/rest/overview/"
                                                   "rate-limits-for-the-rest-api"})
+
+    def hold(self, name: str, method: str, path_pattern: str, times: int = 1) -> Hold:
+        """Hold the next `times` matching requests until released (see github_holds)."""
+        return self.holds.add(name, method, path_pattern, times)
+
+    def hold_push(self, name: str, repo: str, branch_pattern: str = "*") -> Hold:
+        """Hold the next `git push` to `repo` whose first ref matches `refs/heads/<pattern>`."""
+        git_dir = self._repos[repo].git.path
+        arm_receive_hook(git_dir, f"{self.url}/_git/{repo}/receive")
+        return self.hold(name, "POST", f"/_git/{repo}/receive/refs/heads/{branch_pattern}")
+
+    def pushes(self, repo: str) -> list[Call]:
+        """Return the pushes to `repo` that reached its pre-receive hook (see hold_push)."""
+        return self.calls_to("POST", f"/_git/{repo}/receive/*")
 
     def calls_to(self, method: str, path_pattern: str | re.Pattern[str]) -> list[Call]:
         """Return the recorded calls matching a method and a glob (or regex) path."""
