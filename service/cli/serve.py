@@ -86,7 +86,8 @@ def serve(args: argparse.Namespace) -> int:
     elif is_redis(config):
         log.info("Redis queue configured: run `ccs worker` processes to consume it")
     else:
-        consumer = start_worker_process(IN_PROCESS_WORKER_THREADS)
+        consumer = start_worker_process(max(1, getattr(args, "worker_threads",
+                                                       IN_PROCESS_WORKER_THREADS)))
     try:
         WebApplication({"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
                         "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}).run()

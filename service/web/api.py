@@ -28,6 +28,7 @@ def create_session():
     body = _start_body(parse_json(request.get_data(cache=True)) if request.data else None)
     _authorize_start(body["repository"])
     s = services()
+    _refuse_if_uninstalled(body["repository"])
     command = StartSession(repository=body["repository"], context=body["context"],
                            components=tuple(body.get("components") or ()),
                            base=body.get("base"), issue=body.get("issue"), source="api")
@@ -106,6 +107,7 @@ def retry_session(session_id: str):
     """Queue a retry of what failed (409 while the session is still moving)."""
     require_api_token()
     session = _session(session_id)
+    _refuse_if_uninstalled(session.repository, session.installation_id)
     refusal = retry_refusal(session.status)
     if refusal == "complete":
         raise ApiError(409, "already_complete", f"session {session_id} is complete")
@@ -125,6 +127,14 @@ def cancel_session(session_id: str):
         raise ApiError(409, "already_finished", f"session {session_id} is {session.status}")
     enqueue("cancel", session.id, session.repository)
     return jsonify({"status": "queued", "session": session.id}), 202
+
+
+def _refuse_if_uninstalled(repository: str, installation_id: int | None = None) -> None:
+    """403 with the reason when the repository's App installation is suspended or removed."""
+    refusal = services().store.installation_refusal(repository, installation_id)
+    if refusal is not None:
+        code = "installation_suspended" if "suspended" in refusal else "installation_removed"
+        raise ApiError(403, code, refusal)
 
 
 def _session(session_id: str):

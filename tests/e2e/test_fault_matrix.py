@@ -7,7 +7,12 @@ the step (`gh.hold`, `gh.hold_push`), the test waits until that request has arri
 then lets GitHub carry the request out (as the real one does with a request whose caller
 died) and restarts ccs. Backends: SQLite with the default Huey SQLite queue (the whole
 `ccs serve` is killed) and PostgreSQL + Redis (`ccs serve --no-worker` and one `ccs worker`;
-the worker is killed). One server per backend serves every kill point.
+the worker is killed).
+
+Every kill point of a backend shares one kill: each point has a repository of its own, all
+sessions start at once, each stops at its own hold, and when every hold has its request
+the service dies. One crash and one restart per backend keep the matrix fast; each kill
+point is still its own test (and its own row of the table in docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from tests.fakes.fast_jobs import CONTEXT, FastJobRunner, project_files
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_holds import Hold
 from tests.fakes.service_process import (
-    BOT_LOGIN,
     Process,
     ServiceProcess,
     WorkerProcess,
@@ -37,6 +41,9 @@ from tests.fakes.service_process import (
 pytestmark = pytest.mark.slow
 REDIS_DB = 13
 QUIET = 60  # seconds without any progress before a wait fails (never a total deadline)
+THREADS = 16  # worker threads: every held request keeps one busy until the kill
+APP_ID = 7100
+BOT_LOGIN = "ccs[bot]"
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,10 @@ def _first_child_succeeded(ccs: ServiceProcess, repo: str) -> bool:
                                   for c in ccs.session(sessions[0]["id"])["children"])
 
 
+def _callback(component: str) -> Callable[[FakeGitHub, str], Hold]:
+    return lambda gh, repo: gh.hold("between_callbacks", "CALLBACK", f"/{repo}/{component}")
+
+
 KILL_POINTS = {
     "after_2xx": KillPoint("webhook answered 202, handler's first call (permission) in flight",
                            lambda gh, r: gh.hold("after_2xx", "GET",
@@ -71,9 +82,7 @@ KILL_POINTS = {
                                   lambda gh, r: gh.hold("tracking_comment", "POST",
                                                         f"/repos/{r}/issues/*/comments")),
     "between_callbacks": KillPoint("first child's result recorded, second one on its way",
-                                   lambda gh, r: gh.hold("between_callbacks", "CALLBACK",
-                                                         "/c0001"),
-                                   ready=_first_child_succeeded),
+                                   _callback("c0001"), ready=_first_child_succeeded),
     "merge": KillPoint("finalize merged; pushing the merged commit to the staging branch",
                        lambda gh, r: gh.hold_push("merge", r, "ccs-staging/*")),
     "push": KillPoint("finalize verified; pushing the session branch",
@@ -87,8 +96,18 @@ KILL_POINTS = {
 
 
 @dataclass
+class Scene:
+    """One kill point's repository, issue and hold."""
+
+    point: KillPoint
+    repo: str
+    issue: int
+    hold: Hold
+
+
+@dataclass
 class World:
-    """The test GitHub, the service, and the process a kill takes down."""
+    """The test GitHub, the service, the process a kill takes down, and the scenes."""
 
     backend: str
     gh: FakeGitHub
@@ -96,54 +115,84 @@ class World:
     victim: Process
     service_up: threading.Event
     processes: list[Process] = field(default_factory=list)
+    scenes: dict[str, Scene] = field(default_factory=dict)
+    calls_at_restart: int = 0
 
-    def crash(self, hold: Hold) -> None:
-        """SIGKILL the victim while `hold` keeps its request; let GitHub finish it; restart."""
+    def crash(self) -> None:
+        """SIGKILL the victim while every hold keeps its request; let GitHub finish them;
+        restart."""
         self.service_up.clear()  # jobs wait to call back until the service is up again
         self.victim.kill()
-        hold.release()
-        if not hold.calls[0].startswith("CALLBACK"):
-            hold.wait_done()
+        for scene in self.scenes.values():
+            scene.hold.release()
+        for scene in self.scenes.values():
+            if not scene.hold.calls[0].startswith("CALLBACK"):
+                scene.hold.wait_done()
+        self.calls_at_restart = len(self.gh.calls)
         if self.victim is self.web:
             self.web.restart()
         else:
             self.victim.launch()
         self.service_up.set()
 
+    def progress(self) -> int:
+        """What moves while ccs works: the calls GitHub saw."""
+        return len(self.gh.calls)
 
-def _start(backend: str, root: Path, gh: FakeGitHub, settings: dict[str, str],
-           service_up: threading.Event) -> World:
+
+def _start(backend: str, root: Path, settings: dict[str, str]) -> tuple[ServiceProcess,
+                                                                        Process, list[Process]]:
     if backend == "sqlite":
-        web = ServiceProcess.start(root, settings)
-        return World(backend, gh, web, web, service_up, [web])
+        web = ServiceProcess.start(root, settings, worker_threads=THREADS)
+        return web, web, [web]
     web = ServiceProcess.start(root, settings, no_worker=True)
-    worker = WorkerProcess.start(root, {**settings, "CCS_PUBLIC_URL": web.url})
-    return World(backend, gh, web, worker, service_up, [web, worker])
+    worker = WorkerProcess.start(root, {**settings, "CCS_PUBLIC_URL": web.url},
+                                 threads=THREADS)
+    return web, worker, [web, worker]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
 def world(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One test GitHub and one service per backend, for every kill point."""
+    """One test GitHub and one service per backend; every kill point staged, then one kill."""
     root = tmp_path_factory.mktemp(f"matrix-{request.param.split('+')[0]}")
     overrides = {} if request.param == "sqlite" else _pg_and_redis(request)
     home = root / "home"
     home.mkdir()
     service_up = threading.Event()
     service_up.set()
-    with FakeGitHub.start(root, max_parallel=8) as gh:
+    with FakeGitHub.start(root, max_parallel=16) as gh:
         gh.job_runner = FastJobRunner(gh, service_up=service_up)
-        settings = {**service_env(gh, root, **overrides), "HOME": str(home),
-                    "GIT_CONFIG_NOSYSTEM": "1"}
-        world = _start(request.param, root, gh, settings, service_up)
-        gh.webhook_url = world.web.webhook_url
+        settings = {**service_env(gh, root, **overrides), **_as_an_app(gh),
+                    "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
+        del settings["CCS_GITHUB_TOKEN"]
+        web, victim, processes = _start(request.param, root, settings)
+        world = World(request.param, gh, web, victim, service_up, processes)
+        gh.webhook_url = web.webhook_url
         try:
+            _stage_and_crash(world)
             yield world
         finally:
             service_up.set()
             gh.holds.release_all()
             for process in world.processes:
                 process.stop()
+
+
+def _as_an_app(gh: FakeGitHub) -> dict[str, str]:
+    """Run ccs as a GitHub App: each kill point's repository gets an installation (and so a
+    client and a write lock) of its own, so that one held write holds no other point up."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    gh.register_app(APP_ID, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return {"CCS_GITHUB_APP_ID": str(APP_ID), "CCS_GITHUB_PRIVATE_KEY": private,
+            "CCS_BOT_LOGIN": BOT_LOGIN}
 
 
 def _pg_and_redis(request: pytest.FixtureRequest) -> dict[str, str]:
@@ -175,28 +224,29 @@ def _pg_and_redis(request: pytest.FixtureRequest) -> dict[str, str]:
 # The story --------------------------------------------------------------------------
 
 
-def _progress(world: World, repo: str) -> Callable[[], Any]:
-    """What moves while ccs works: the calls GitHub saw for the repository."""
-    return lambda: sum(1 for call in world.gh.calls if repo in call.path)
-
-
-def _crash_at(world: World, point: KillPoint, repo: str, issue: int) -> None:
-    """Deliver the command, kill ccs when the kill point's request arrives, restart it."""
+def _stage_and_crash(world: World) -> None:
+    """Send every kill point's command, wait until each is at its hold, kill, restart."""
     gh = world.gh
-    hold = point.arm(gh, repo)
-    assert gh.send_webhook("issue_comment",
-                           gh.comment_payload(repo, issue, point.command)) == 202
-    hold.wait_arrived(_progress(world, repo), QUIET)
-    if point.ready is not None:
-        wait_until(lambda: point.ready(world.web, repo), QUIET, "not ready for the kill",
-                   *world.processes, progress=_progress(world, repo))
-    world.crash(hold)
+    for name, point in KILL_POINTS.items():
+        repo = _new_repo(gh)
+        issue = gh.create_issue(repo).number
+        world.scenes[name] = Scene(point, repo, issue, point.arm(gh, repo))
+    for scene in world.scenes.values():
+        assert gh.send_webhook("issue_comment", gh.comment_payload(
+            scene.repo, scene.issue, scene.point.command)) == 202
+    for scene in world.scenes.values():
+        scene.hold.wait_arrived(world.progress, QUIET)
+        if scene.point.ready is not None:
+            wait_until(lambda s=scene: s.point.ready(world.web, s.repo), QUIET,
+                       f"{scene.hold.name}: not ready for the kill", *world.processes,
+                       progress=world.progress)
+    world.crash()
 
 
 def _rested_session(world: World, repo: str) -> dict[str, Any]:
     """Wait (driven by progress) for the repository's one session to rest; return it."""
     found = wait_until(lambda: world.web.sessions(repo), QUIET, f"no session in {repo}",
-                       *world.processes, progress=_progress(world, repo))
+                       *world.processes, progress=world.progress)
     return world.web.wait_for_status(found[0]["id"], timeout=QUIET)
 
 
@@ -221,41 +271,38 @@ ONE_OF_EACH = {"branches": 1, "component_dispatches": 1, "verify_dispatches": 1,
 
 
 def _new_repo(gh: FakeGitHub) -> str:
-    repo = f"matrix/p-{uuid.uuid4().hex[:8]}"
+    """Create a two-component project (with verify) under an account of its own, with the
+    App installed on it; alice may write."""
+    owner = f"m-{uuid.uuid4().hex[:8]}"
+    repo = f"{owner}/project"
     gh.create_repository(repo, files=project_files(2, verify=True))
     gh.add_user("alice", permission="write", repo=repo)
+    gh.add_installation(APP_ID, owner, [repo])
     return repo
 
 
 @pytest.mark.parametrize("point", [name for name in KILL_POINTS if name != "reply"])
 def test_a_kill_at_each_step_resumes_to_one_of_each(world: World, point: str) -> None:
-    gh = world.gh
-    repo = _new_repo(gh)
-    issue = gh.create_issue(repo).number
+    scene = world.scenes[point]
 
-    _crash_at(world, KILL_POINTS[point], repo, issue)
-    session = _rested_session(world, repo)
+    session = _rested_session(world, scene.repo)
 
     assert session["status"] == "complete", (session["message"], world.victim.logs()[-5000:])
-    assert _effects(gh, repo, issue, session) == ONE_OF_EACH
-    assert len(world.web.sessions(repo)) == 1
+    assert _effects(world.gh, scene.repo, scene.issue, session) == ONE_OF_EACH
+    assert len(world.web.sessions(scene.repo)) == 1
     print(f"\nMATRIX | {point} | {world.backend} | completed | 0 duplicates")
 
 
 def test_a_kill_after_a_command_reply_posts_it_once(world: World) -> None:
-    gh = world.gh
-    repo = _new_repo(gh)
-    issue = gh.create_issue(repo).number
+    gh, scene = world.gh, world.scenes["reply"]
+    path = f"/repos/{scene.repo}/issues/{scene.issue}/comments"
 
-    _crash_at(world, KILL_POINTS["reply"], repo, issue)
-    seen = len(gh.calls)
     # The restarted worker re-drives the delivery: it looks for (or posts) the reply again.
-    wait_until(lambda: [c for c in gh.calls[seen:]
-                        if c.path == f"/repos/{repo}/issues/{issue}/comments"],
+    wait_until(lambda: [c for c in gh.calls[world.calls_at_restart:] if c.path == path],
                QUIET, "the delivery was not re-driven", *world.processes,
-               progress=_progress(world, repo))
+               progress=world.progress)
 
-    replies = [c for c in gh.comments(repo, issue) if c.user.login == BOT_LOGIN]
+    replies = [c for c in gh.comments(scene.repo, scene.issue) if c.user.login == BOT_LOGIN]
     assert len(replies) == 1, [c.body for c in replies]
     assert "no ccs session yet" in replies[0].body
     print(f"\nMATRIX | reply | {world.backend} | completed | {len(replies) - 1} duplicates")

@@ -96,7 +96,7 @@ class FastJobRunner:
     `service_up` (when given) is waited on before each callback, and a callback nobody
     answered is sent again once it is set: a job outlives a crash of the service, as a real
     one on Actions does. Each callback passes the test GitHub's hold point
-    `CALLBACK /<component>` first, so a test can stop one there.
+    `CALLBACK /<owner>/<repo>/<component>` first, so a test can stop one there.
     """
 
     def __init__(self, gh: FakeGitHub, barrier: threading.Barrier | None = None,
@@ -134,7 +134,7 @@ class FastJobRunner:
         url = f"{inputs['callback']}/api/v1/children/{entry['child']}/result"
         if self.barrier is not None:
             self.barrier.wait(60)
-        hold = self.gh.holds.take("CALLBACK", f"/{name}")
+        hold = self.gh.holds.take("CALLBACK", f"/{run.repo}/{name}")
         if hold is not None:
             hold.arrived.set()
             hold.released.wait()

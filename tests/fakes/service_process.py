@@ -155,11 +155,13 @@ class ServiceProcess(Process):
     """`ccs serve` on 127.0.0.1 with a free port; CCS_PUBLIC_URL is its own address."""
 
     def __init__(self, root: Path, settings: Mapping[str, str], *, workers: int = 1,
-                 no_worker: bool = False, port: int | None = None) -> None:
+                 no_worker: bool = False, port: int | None = None,
+                 worker_threads: int = 2) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = ["serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", str(workers)] + (["--no-worker"] if no_worker else [])
+                "--workers", str(workers), "--worker-threads", str(worker_threads)] + (
+            ["--no-worker"] if no_worker else [])
         super().__init__("serve", argv, {"CCS_PUBLIC_URL": self.url, **settings},
                          root / "logs")
 

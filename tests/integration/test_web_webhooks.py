@@ -10,7 +10,7 @@ from service.adapters.db.models import InstallationRow
 from service.domain.commands import HELP_TEXT
 from service.worker.tasks import handle_event, redrive_events
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.service_runtime import REPO, ServiceStage, comment_payload, load
+from tests.fakes.service_runtime import REPO, ServiceStage, bearer, comment_payload, load
 
 URL = "/webhooks/github"
 
@@ -200,3 +200,42 @@ def test_installation_events_keep_a_row(stage: ServiceStage) -> None:
     with stage.store.unit() as db:
         row = db.get(InstallationRow, 42)
         assert (row.account, row.active, row.repositories) == ("octo", True, ["octo/one"])
+
+
+# Installations suspended or removed (issue 10, finding 8) ---------------------------
+
+
+def _start(stage: ServiceStage, repository: str = REPO):
+    return stage.app.test_client().post(
+        "/api/v1/sessions", json={"repository": repository, "context": "catalog"},
+        headers=bearer())
+
+
+def test_a_suspended_installation_refuses_starts_until_unsuspended(stage: ServiceStage) -> None:
+    client = stage.app.test_client()
+    assert client.post(URL, **stage.webhook("installation",
+                                            load("installation.suspend.5"))).status_code == 202
+
+    refused = _start(stage)
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "installation_suspended"
+    assert "suspended" in refused.json["error"]["message"]
+    assert "unsuspend" in refused.json["error"]["message"]
+    client.post(URL, **stage.webhook("issue_comment", comment_payload("/ccs implement catalog")))
+    assert sessions(stage) == [] and stage.runtime.asked == []  # no GitHub call at all
+
+    client.post(URL, **stage.webhook("installation", load("installation.unsuspend.6")))
+    assert _start(stage).status_code == 201
+
+
+def test_a_deleted_installation_refuses_starts_with_what_to_do(tmp_path: Path) -> None:
+    stage = ServiceStage.create(tmp_path)
+    payload = load("installation.deleted.0")  # octocat/Hello-World
+    stage.app.test_client().post(URL, **stage.webhook("installation", payload))
+
+    refused = _start(stage, "octocat/Hello-World")
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "installation_removed"
+    assert "install the App" in refused.json["error"]["message"]
+    assert stage.store.sessions("octocat/Hello-World") == []
+    assert _start(stage, REPO).status_code == 201  # another account is not affected

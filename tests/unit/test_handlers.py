@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,10 @@ _DELIVERIES = itertools.count(1)
 
 def comment(body: str, author: str = "alice", issue: int = 7) -> CommentCreated:
     """Return a comment event; each is a delivery of its own, as GitHub sends them."""
-    return CommentCreated(delivery=f"d{next(_DELIVERIES)}", repository=REPO, installation_id=5, issue_number=issue,
-                          comment_id=99, body=body, author=author, author_type="User",
-                          author_association="MEMBER", is_pull_request=False)
+    return CommentCreated(delivery=f"d{next(_DELIVERIES)}", repository=REPO, installation_id=5,
+                          issue_number=issue, comment_id=99, body=body, author=author,
+                          author_type="User", author_association="MEMBER",
+                          is_pull_request=False)
 
 
 def test_events_survive_the_queue_as_json() -> None:
@@ -103,4 +103,5 @@ def test_installation_repositories_are_added_and_removed(stage: ServiceStage) ->
 
     with stage.store.unit() as db:
         row = db.get(InstallationRow, 3)
-        assert (row.account, row.repositories, row.active) == ("octo", ["o/b"], False)
+        assert (row.account, row.repositories, row.active, row.status) == (
+            "octo", ["o/b"], False, "suspended")
