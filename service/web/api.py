@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request, url_for
 from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
 from service.domain.commands import StartSession
+from service.domain.names import is_repository
 from service.domain.progress import cancel_refusal, retry_refusal
 from service.domain.states import SessionStatus
 from service.web.bodies import parse_json
@@ -52,9 +53,10 @@ def _start_body(body: Any) -> dict[str, Any]:
             raise ApiError(400, "missing_field", f"field {name!r} is required")
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise ApiError(400, "bad_field", f"field {name!r} must be a {kind.__name__}")
-    owner, _, repo = body["repository"].partition("/")
-    if not owner or not repo or "/" in repo:
-        raise ApiError(400, "bad_field", "field 'repository' must be owner/name")
+    if not is_repository(body["repository"]):
+        raise ApiError(400, "bad_field", "field 'repository' must be owner/name as GitHub "
+                                         "spells it (letters, digits, '-', and '.', '_' in "
+                                         "the name)")
     if not all(isinstance(c, str) for c in body.get("components") or []):
         raise ApiError(400, "bad_field", "field 'components' must be a list of names")
     return body
