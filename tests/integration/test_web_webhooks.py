@@ -8,9 +8,17 @@ import pytest
 
 from service.adapters.db.models import InstallationRow
 from service.domain.commands import HELP_TEXT
+from service.web.signature import sign
 from service.worker.tasks import handle_event, redrive_events
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.service_runtime import REPO, ServiceStage, bearer, comment_payload, load
+from tests.fakes.service_runtime import (
+    REPO,
+    WEBHOOK_SECRET,
+    ServiceStage,
+    bearer,
+    comment_payload,
+    load,
+)
 
 URL = "/webhooks/github"
 
@@ -239,3 +247,17 @@ def test_a_deleted_installation_refuses_starts_with_what_to_do(tmp_path: Path) -
     assert "install the App" in refused.json["error"]["message"]
     assert stage.store.sessions("octocat/Hello-World") == []
     assert _start(stage, REPO).status_code == 201  # another account is not affected
+
+
+def test_deeply_nested_json_on_a_signed_webhook_is_400_not_500(stage: ServiceStage) -> None:
+    # Issue 10, finding 5: json.loads raised RecursionError on a signed body (a 500).
+    body = '{"action": "created", "comment": ' + "[" * 5000 + "]" * 5000 + "}"
+    kwargs = stage.webhook("issue_comment", {})
+    kwargs["data"] = body.encode()
+    kwargs["headers"]["X-Hub-Signature-256"] = sign(WEBHOOK_SECRET.encode(), body.encode())
+
+    answer = stage.app.test_client().post(URL, **kwargs)
+
+    assert answer.status_code == 400
+    assert answer.json["error"]["code"] == "too_deep"
+    assert sessions(stage) == []
