@@ -9,7 +9,7 @@ import pytest
 from service.adapters.db.models import InstallationRow
 from service.domain.commands import HELP_TEXT
 from service.web.signature import sign
-from service.worker.tasks import handle_event, redrive_events
+from service.worker.tasks import handle_event, redrive_events, resume
 from tests.fakes.queue import RecordingQueue
 from tests.fakes.service_runtime import (
     REPO,
@@ -96,6 +96,27 @@ def test_an_answered_webhook_is_never_lost_and_takes_effect_once(tmp_path: Path)
     assert done.status_code == 200 and done.json == {"status": "duplicate"}
     assert redrive_events(services, older_than_seconds=-60) == []
     assert len(stage.store.sessions(None)) == 1
+
+
+def test_start_up_does_the_lost_deliveries_and_moves_the_stalled_sessions(
+        tmp_path: Path) -> None:
+    # Every queue task of a killed worker is gone: the delivery it was handling and the
+    # step a session was in. A new worker's first task does both at once, not a minute
+    # later at the periodic reconcile.
+    stage = ServiceStage.create(tmp_path, queue=RecordingQueue())
+    stage.github.permissions["Codertocat"] = "write"
+    client = stage.app.test_client()
+    client.post(URL, **stage.webhook("issue_comment", comment_payload("/ccs implement catalog")))
+    api = client.post("/api/v1/sessions", json={"repository": REPO, "context": "catalog"},
+                      headers=bearer())
+    assert api.status_code == 201 and api.json["status"] == "pending"
+
+    services = stage.app.extensions["ccs"]["services"]
+    assert resume(services) == {"events": 1, "sessions": 2}
+
+    statuses = sorted(session.status for session in stage.store.sessions(None))
+    assert statuses == ["running", "running"]
+    assert redrive_events(services, older_than_seconds=-60) == []
 
 
 def test_implement_comment_starts_a_session_and_reacts(stage: ServiceStage) -> None:
