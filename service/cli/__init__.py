@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="web worker processes")
     serve.add_argument("--no-worker", action="store_true", help="do not consume the queue")
+    serve.add_argument("--worker-threads", type=int, default=2,
+                       help="threads of the in-process queue worker")
 
     worker = sub.add_parser("worker", help="run an extra queue worker process")
     worker.add_argument("--threads", type=int, default=2)

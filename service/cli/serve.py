@@ -52,8 +52,9 @@ def worker(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     queue = worker_queue(config)
-    # Start-up re-drives every answered delivery a crash left without effect (DESIGN §8).
-    queue.enqueue("redrive", 0)
+    # Start-up re-drives every answered delivery a crash left without effect and resumes
+    # every session a killed process left mid-step (DESIGN §8).
+    queue.enqueue("resume", 0)
     # SIGTERM finishes the running tasks and stops (what process managers send).
     consumer = queue.huey.create_consumer(workers=max(1, args.threads), worker_type="thread",
                                           periodic=True, graceful_signal="TERM")
@@ -86,7 +87,8 @@ def serve(args: argparse.Namespace) -> int:
     elif is_redis(config):
         log.info("Redis queue configured: run `ccs worker` processes to consume it")
     else:
-        supervisor = WorkerSupervisor(worker_command(IN_PROCESS_WORKER_THREADS)).start()
+        threads = max(1, getattr(args, "worker_threads", IN_PROCESS_WORKER_THREADS))
+        supervisor = WorkerSupervisor(worker_command(threads)).start()
     try:
         WebApplication(web_options(config, args)).run()
     finally:

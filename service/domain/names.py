@@ -7,6 +7,9 @@ import secrets
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would accept a trailing newline
 SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{10}\Z")
+# GitHub's own rules: an account of up to 39 letters, digits and hyphens; a repository name
+# of up to 100 letters, digits, '.', '-' and '_'.
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}\Z")
 SESSION_BRANCH_PREFIX = "ccs/"
 CHILD_BRANCH_PREFIX = "ccs-child/"
 STAGING_BRANCH_PREFIX = "ccs-staging/"
@@ -25,6 +28,11 @@ def check_name(kind: str, name: str) -> str:
             "lowercase letters, digits or underscores (pattern ^[a-z][a-z0-9_]{0,62}$)"
         )
     return name
+
+
+def is_repository(name: object) -> bool:
+    """Tell whether `name` is a GitHub `owner/name` (anything else never reaches GitHub)."""
+    return isinstance(name, str) and REPOSITORY_PATTERN.match(name) is not None
 
 
 def new_session_id() -> str:

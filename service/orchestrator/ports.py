@@ -279,6 +279,11 @@ class Verifier(Protocol):
                row: ChildRecord) -> ChildResult | None:
         """Return the result now, or None when it will arrive later as `row`'s result."""
 
+    def resend(self, session: SessionRecord, commit: str, config: JobConfig,
+               row: ChildRecord) -> None:
+        """Make sure the verify job of a dispatched `row` was sent (a crash may have come
+        between recording the row and sending it); never send it twice."""
+
 
 class Reporter(Protocol):
     """Tells people what happened (the tracking comment, a progress display)."""

@@ -22,6 +22,11 @@ def verified(ports: Ports, session: SessionRecord, manifest: Manifest) -> bool:
         if not _start(ports, session, manifest, row):
             return False
         row = verify_row(ports, session)
+    elif _unsent(row, session) and ports.verifier is not None:
+        # Resumed after a crash between recording the job and sending it (fault matrix).
+        assert session.merged_commit is not None
+        ports.verifier.resend(session, session.merged_commit, manifest.job_config(), row)
+        return False
     if row.commit != session.merged_commit:
         return False
     if row.status == ChildStatus.SUCCEEDED:
@@ -32,6 +37,12 @@ def verified(ports: Ports, session: SessionRecord, manifest: Manifest) -> bool:
                    f"verify failed on the merged tree: {row.message}. The session branch "
                    f"was not moved. Fix the code or the base, then run `{hint}`.")
     return False  # failed, or the verify job is running: its result continues Finalize
+
+
+def _unsent(row: ChildRecord, session: SessionRecord) -> bool:
+    """Tell whether a dispatched verify job of this merged commit may never have been sent."""
+    return (row.status == ChildStatus.DISPATCHED and row.run_id is None
+            and row.start_sha == session.merged_commit)
 
 
 def _start(ports: Ports, session: SessionRecord, manifest: Manifest, row: ChildRecord) -> bool:

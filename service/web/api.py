@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request, url_for
 from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
 from service.domain.commands import StartSession
+from service.domain.names import is_repository
 from service.domain.progress import cancel_refusal, retry_refusal
 from service.domain.states import SessionStatus
 from service.web.bodies import parse_json
@@ -28,6 +29,7 @@ def create_session():
     body = _start_body(parse_json(request.get_data(cache=True)) if request.data else None)
     _authorize_start(body["repository"])
     s = services()
+    _refuse_if_uninstalled(body["repository"])
     command = StartSession(repository=body["repository"], context=body["context"],
                            components=tuple(body.get("components") or ()),
                            base=body.get("base"), issue=body.get("issue"), source="api")
@@ -51,9 +53,10 @@ def _start_body(body: Any) -> dict[str, Any]:
             raise ApiError(400, "missing_field", f"field {name!r} is required")
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise ApiError(400, "bad_field", f"field {name!r} must be a {kind.__name__}")
-    owner, _, repo = body["repository"].partition("/")
-    if not owner or not repo or "/" in repo:
-        raise ApiError(400, "bad_field", "field 'repository' must be owner/name")
+    if not is_repository(body["repository"]):
+        raise ApiError(400, "bad_field", "field 'repository' must be owner/name as GitHub "
+                                         "spells it (letters, digits, '-', and '.', '_' in "
+                                         "the name)")
     if not all(isinstance(c, str) for c in body.get("components") or []):
         raise ApiError(400, "bad_field", "field 'components' must be a list of names")
     return body
@@ -106,6 +109,7 @@ def retry_session(session_id: str):
     """Queue a retry of what failed (409 while the session is still moving)."""
     require_api_token()
     session = _session(session_id)
+    _refuse_if_uninstalled(session.repository, session.installation_id)
     refusal = retry_refusal(session.status)
     if refusal == "complete":
         raise ApiError(409, "already_complete", f"session {session_id} is complete")
@@ -125,6 +129,14 @@ def cancel_session(session_id: str):
         raise ApiError(409, "already_finished", f"session {session_id} is {session.status}")
     enqueue("cancel", session.id, session.repository)
     return jsonify({"status": "queued", "session": session.id}), 202
+
+
+def _refuse_if_uninstalled(repository: str, installation_id: int | None = None) -> None:
+    """403 with the reason when the repository's App installation is suspended or removed."""
+    refusal = services().store.installation_refusal(repository, installation_id)
+    if refusal is not None:
+        code = "installation_suspended" if "suspended" in refusal else "installation_removed"
+        raise ApiError(403, code, refusal)
 
 
 def _session(session_id: str):

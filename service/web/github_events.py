@@ -14,6 +14,7 @@ from service.domain.events import (
     WorkflowJobCompleted,
     WorkflowRunCompleted,
 )
+from service.domain.names import is_repository
 
 INSTALLATION_EVENTS = ("installation", "installation_repositories", "installation_target")
 _MAX_BODY_CHARS = 65_536
@@ -146,8 +147,7 @@ _PARSERS: dict[str, _Parser] = {
 def _repository(payload: dict) -> str:
     repository = _obj(payload, "repository")
     name = _str(repository, "full_name", "repository.full_name")
-    owner, _, repo = name.partition("/")
-    if not owner or not repo or "/" in repo:
+    if not is_repository(name):
         raise _Malformed("repository.full_name is not owner/name")
     return name
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from service.domain.bundles import MAX_BUNDLE_CHARS
+from service.domain.names import NAME_PATTERN, REPOSITORY_PATTERN
+from service.domain.spend import MAX_COST_USD
 from service.domain.states import ChildStatus, SessionStatus
+from service.domain.wire import MAX_CHANGED_FILES, MAX_INTEGER, RESULT_STATUSES
+from service.web.api import MAX_LIMIT
+from service.web.bodies import MAX_DEPTH
 
 _STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 _NSTR = {"type": ["string", "null"]}
@@ -21,7 +26,21 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
             "required": required if required is not None else list(properties)}
 
 
+# What the API enforces, declared from the same constants (JSON Schema's "$" is Python's \Z).
+_NAME = {"type": "string", "pattern": NAME_PATTERN.pattern.replace("\\Z", "$")}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
+_NCOUNT = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_INTEGER}
+
+
+def _text(limit: int, nullable: bool = True) -> dict[str, Any]:
+    return {"type": ["string", "null"] if nullable else "string", "maxLength": limit}
+
+
 _TESTS = _obj({"passed": _INT, "failed": _INT, "errors": _INT, "skipped": _INT})
+_RESULT_TESTS = {**_obj({name: _COUNT for name in ("passed", "failed", "errors", "skipped")},
+                        []), "description": "missing counts are 0"}
+_USAGE = _obj({"cost_usd": {"type": "number", "minimum": 0, "maximum": MAX_COST_USD},
+               "input_tokens": _COUNT, "output_tokens": _COUNT}, [])
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({"code": _STR, "message": _STR})}),
     "SessionStatus": {"type": "string", "enum": [s.value for s in SessionStatus]},
@@ -45,15 +64,19 @@ SCHEMAS: dict[str, Any] = {
     "SessionList": _obj({"sessions": {"type": "array", "items": _ref("SessionSummary")},
                          "next": _NSTR}),
     "StartSession": {**_obj({
-        "repository": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
-        "context": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
-        "components": {"type": "array", "items": _STR}, "base": _STR, "issue": _INT},
+        "repository": {"type": "string",
+                       "pattern": REPOSITORY_PATTERN.pattern.replace("\\Z", "$")},
+        "context": _NAME, "components": {"type": "array", "items": _NAME},
+        "base": _STR, "issue": _INT},
         ["repository", "context"]), "additionalProperties": False},
     "ChildResult": _obj({
-        "status": {"type": "string", "enum": ["succeeded", "failed"]}, "commit": _NSTR,
-        "branch": _NSTR, "attempts": _INT, "tests": _TESTS,
-        "changed_files": {"type": "array", "items": _STR}, "message": _STR,
-        "log_url": _STR, "run_id": _INT, "job_id": _INT,
+        "status": {"type": "string", "enum": list(RESULT_STATUSES)},
+        "commit": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{1,64}$"},
+        "branch": _text(255), "attempts": _NCOUNT, "tests": _RESULT_TESTS,
+        "changed_files": {"type": "array", "items": _STR, "maxItems": MAX_CHANGED_FILES},
+        "message": {"type": ["string", "null"], "description": "kept up to 4,000 characters"},
+        "log_url": _text(2000), "run_id": _NCOUNT, "job_id": _NCOUNT,
+        "usage": {"oneOf": [_USAGE, {"type": "null"}]},
         # The child commit as a base64 git bundle (DESIGN §6a), at most 8 MiB encoded.
         "bundle": {"type": "string", "contentEncoding": "base64",
                    "maxLength": MAX_BUNDLE_CHARS}}, ["status"]),
@@ -87,9 +110,15 @@ def _op(summary: str, responses: dict[str, Any], *, body: str | None = None,
     return operation
 
 
+_QUERY_SCHEMAS: dict[str, Any] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+    "status": _ref("SessionStatus"),
+}
+
+
 def _param(name: str, where: str = "query", required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": where, "required": required or where == "path",
-            "schema": _INT if name == "limit" else _STR}
+            "schema": _QUERY_SCHEMAS.get(name, _STR)}
 
 
 TOKEN = [{"apiToken": []}]
@@ -111,7 +140,8 @@ def _paths() -> dict[str, Any]:
                                  _param("X-Hub-Signature-256", "header", True)])},
         "/api/v1/sessions": {
             "post": _op("Start a session", {"201": _json("Session", "the new session"),
-                                            **_errors(400, 401, 403, 413, 422)},
+                                            **_errors(400, 401, 403, 404, 413, 422, 502,
+                                                      503)},
                         body="StartSession", security=START_AUTH),
             "get": _op("List sessions, newest first", {
                 "200": _json("SessionList", "one page"), **_errors(400, 401)},
@@ -129,7 +159,8 @@ def _paths() -> dict[str, Any]:
                 "schema": _STR}}}, **_errors(400, 401, 404, 503)},
             security=TOKEN, params=[*sid, _param("Last-Event-ID", "header")])},
         "/api/v1/sessions/{session_id}/retry": {"post": _op(
-            "Retry what failed", {"202": _json("Status", "queued"), **_errors(401, 404, 409)},
+            "Retry what failed", {"202": _json("Status", "queued"),
+                                  **_errors(401, 403, 404, 409)},
             security=TOKEN, params=sid)},
         "/api/v1/sessions/{session_id}/cancel": {"post": _op(
             "Cancel a session", {"202": _json("Status", "queued"), **_errors(401, 404, 409)},
@@ -162,7 +193,11 @@ def document(server_url: str | None = None) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ccs — Context Coding Sessions", "version": "1"},
+        "info": {"title": "ccs — Context Coding Sessions", "version": "1", "description": (
+            f"Request bodies: at most CCS_MAX_BODY_BYTES (default 5 MiB; more is a 413) and "
+            f"{MAX_DEPTH} levels of nesting (deeper is a 400). Context and component names "
+            f"match {_NAME['pattern']}. A repository whose GitHub App installation is "
+            "suspended or removed is refused with a 403 that says what to do.")},
         "servers": [{"url": server_url or "/"}],
         "paths": _paths(),
         "components": {"schemas": SCHEMAS, "securitySchemes": {

@@ -24,6 +24,7 @@ from service.domain.commands import (
     context_from_label,
     parse_comment,
 )
+from service.domain.installations import state_after
 from service.domain.states import ChildKind
 from service.domain.wire import ChildResult, TestCounts
 from service.orchestrator.bus import MessageBus
@@ -42,7 +43,7 @@ class RepoGitHub(Protocol):
     def default_branch(self) -> str: ...
     def permission(self, login: str) -> str: ...
     def add_reaction(self, comment_id: int, content: str = "eyes") -> None: ...
-    def reply(self, issue_number: int, body: str) -> None: ...
+    def reply(self, issue_number: int, body: str, key: str | None = None) -> int: ...
     def run_jobs(self, run_id: int) -> list[dict[str, Any]]: ...
 
 
@@ -92,10 +93,10 @@ class Handlers:
     def on_comment(self, event: ev.CommentCreated) -> None:
         """Run the comment's /ccs commands if its author may write to the repository."""
         lines = parse_comment(event.body, self.config.command_prefix)
-        if not lines:
+        if not lines or self._refused(event.repository, event.installation_id):
             return
         github = self.runtime.github(event.repository, event.installation_id)
-        if not self._may_write(github, event.author, event.issue_number):
+        if not self._may_write(github, event.author, event.issue_number, event.delivery):
             return
         github.add_reaction(event.comment_id, "eyes")
         replies = []
@@ -110,28 +111,28 @@ class Handlers:
                 replies.append(reply)
         if replies:
             # One comment for all the commands: fewer notifications and API calls.
-            github.reply(event.issue_number, "\n\n".join(replies))
+            github.reply(event.issue_number, "\n\n".join(replies), key=event.delivery)
 
     def on_label(self, event: ev.IssueLabeled) -> None:
         """Start a session when someone with write access adds `ccs:<context>`."""
         context = context_from_label(event.label)
-        if context is None:
+        if context is None or self._refused(event.repository, event.installation_id):
             return
         github = self.runtime.github(event.repository, event.installation_id)
-        if not self._may_write(github, event.sender, event.issue_number):
+        if not self._may_write(github, event.sender, event.issue_number, event.delivery):
             return
         command = StartSession(repository=event.repository, context=context,
                                issue=event.issue_number, requested_by=event.sender,
                                source="label", delivery=event.delivery)
         reply = self.run_command(command, event.installation_id, github)
         if reply:
-            github.reply(event.issue_number, reply)
+            github.reply(event.issue_number, reply, key=event.delivery)
 
-    def _may_write(self, github: RepoGitHub, login: str, issue: int) -> bool:
+    def _may_write(self, github: RepoGitHub, login: str, issue: int, delivery: str) -> bool:
         if github.permission(login) in WRITE_PERMISSIONS:
             return True
         github.reply(issue, f"@{login} ccs commands need write access to this repository; "
-                            "nothing was started.")
+                            "nothing was started.", key=delivery)
         return False
 
     def run_command(self, command: Command, installation_id: int | None,
@@ -208,8 +209,19 @@ class Handlers:
         bus.handle(RecordChildResult(child.id, result, repository=session.repository))
 
     def on_installation(self, event: ev.InstallationChanged) -> None:
-        """Keep the installation row (and the repositories it covers) current."""
-        active = event.action not in ("deleted", "suspend")
-        self.store.upsert_installation(event.installation_id, event.account, active,
-                                       event.repositories, event.repositories_removed)
+        """Keep the installation row (its state, the repositories it covers) current."""
+        self.store.upsert_installation(event.installation_id, event.account,
+                                       state_after(event.action), event.repositories,
+                                       event.repositories_removed)
+
+    def _refused(self, repository: str, installation_id: int | None) -> bool:
+        """Log and drop work for an installation that is suspended or gone.
+
+        No reply: every call through a suspended or deleted installation fails, the reply
+        included, so the refusal is logged (and the API says it to whoever asks there).
+        """
+        refusal = self.store.installation_refusal(repository, installation_id)
+        if refusal is not None:
+            log.warning("refused: %s", refusal)
+        return refusal is not None
 

@@ -52,6 +52,30 @@ def redrive_events(s: Services, older_than_seconds: int) -> list[str]:
     return pending
 
 
+def resume(s: Services, _started: int = 0) -> dict[str, int]:
+    """At worker start: do every answered delivery left without effect, then run the step of
+    every session that should move, one after the other (DESIGN §8: it resumes on restart).
+
+    A killed process's queue task died with it; waiting for the periodic reconcile would
+    leave the session stalled for up to a minute. In this one task nothing races itself.
+    """
+    events = s.store.pending_events(utcnow())
+    for delivery in events:
+        _survive(f"delivery {delivery}", handle_event, s, delivery)
+    sessions = s.store.session_ids_in([m.value for m in MOVING])
+    for session_id in sessions:
+        _survive(f"session {session_id}", advance, s, session_id)
+    return {"events": len(events), "sessions": len(sessions)}
+
+
+def _survive(what: str, body: Any, *args: Any) -> None:
+    """Run one piece of start-up work; one that fails is logged and reconcile tries again."""
+    try:
+        body(*args)
+    except Exception:
+        log.exception("resuming %s failed; the periodic reconcile tries again", what)
+
+
 def _bus(s: Services, session_id: str) -> MessageBus | None:
     try:
         session = s.store.session(session_id)
@@ -153,6 +177,7 @@ def time_out_silent_children(s: Services) -> list[str]:
 TASKS = {
     "handle_event": handle_event,
     "redrive": redrive_events,
+    "resume": resume,
     "advance": advance,
     "fan_in": fan_in,
     "retry": retry,

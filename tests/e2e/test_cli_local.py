@@ -219,7 +219,7 @@ def test_a_hanging_coder_times_out_and_a_vandal_fails_the_scope_guard(tmp_path: 
     done = ccs(repo, "run", "shop", "--json", timeout=60)
     elapsed = time.monotonic() - started
     print(f"hanging coder session took {elapsed:.1f} s")
-    assert elapsed < 20
+    assert elapsed < 55  # the hanging coder alone takes 60 s: it was stopped at its time-out
     assert done.returncode == 1, done.stderr
     body = body_of(done)
     assert_session_shape(body)
@@ -248,10 +248,13 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     progress: list[str] = []
     reader = threading.Thread(target=lambda: progress.extend(process.stderr), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 30
-    # Wait until the fast child has succeeded and the slow coder is sleeping.
+    deadline, seen = time.monotonic() + 30, 0
+    # Wait until the fast child has succeeded and the slow coder is sleeping (the deadline
+    # counts from the last progress line: a loaded machine is slower, never red).
     while not (any(line.startswith("ccs: fast: succeeded") for line in progress)
                and ran.exists() and "slow" in ran.read_text().split()):
+        if len(progress) != seen:
+            seen, deadline = len(progress), time.monotonic() + 30
         if time.monotonic() > deadline or process.poll() is not None:
             process.send_signal(signal.SIGINT)  # let ccs stop its runners, not orphan them
             process.wait(30)

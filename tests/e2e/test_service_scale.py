@@ -84,7 +84,8 @@ def test_fifty_simultaneous_callbacks_fan_in_once_on_postgres_and_redis(
                 lambda: (lambda s: s if s["status"] in ("complete", "needs_attention",
                                                         "failed") else None)(
                     service.session(created["id"])),
-                90, "the session did not rest", *processes)
+                90, "the session did not rest", *processes,
+                progress=lambda: len(gh.calls))
         finally:
             for process in processes:
                 process.stop()

@@ -32,6 +32,7 @@ from tests.fakes.github_actions import (
 )
 from tests.fakes.github_git import BareRepo
 from tests.fakes.github_git_http import GIT_PREFIX, RefusedPush, register_git_http
+from tests.fakes.github_holds import Hold, Holds, arm_receive_hook, register_receive_route
 from tests.fakes.github_http import ApiError, Call, Fault, HttpLayer
 from tests.fakes.github_oidc import OidcGrant, OidcIssuer
 from tests.fakes.github_render import Renderer
@@ -125,6 +126,7 @@ class FakeGitHub:
         self.git_http = git_http
         self.refused_pushes: list[RefusedPush] = []
         self.artifacts: dict[tuple[int, str], Path] = {}
+        self.holds = Holds()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -140,6 +142,7 @@ class FakeGitHub:
                          register_pull_routes, register_actions_routes, register_oidc_routes):
             register(self.http, self)
         register_git_http(self)
+        register_receive_route(self.http.app)
 
     # ----- lifecycle -------------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class FakeGitHub:
 
     def stop(self) -> None:
         """Stop serving and wait for running jobs."""
+        self.holds.release_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -343,14 +347,22 @@ class FakeGitHub:
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 10,
                  interval: float = 0.02) -> T:
-        """Poll `predicate` until it returns something truthy; fail after `timeout` s."""
-        deadline = time.monotonic() + timeout
+        """Poll `predicate` until it returns something truthy.
+
+        Fail only after `timeout` seconds in which this GitHub saw no request and sent no
+        webhook: waiting is driven by what happens, so a loaded machine is slower, not red.
+        """
+        def activity() -> tuple[int, int]:
+            return len(self.calls), len(self.deliveries)
+        deadline, last = time.monotonic() + timeout, activity()
         while True:
             value = predicate()
             if value:
                 return value
+            if (now := activity()) != last:
+                last, deadline = now, time.monotonic() + timeout
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
+                raise AssertionError(f"condition not met within {timeout}s of no activity")
             time.sleep(interval)
 
     # ----- faults and records ----------------------------------------------------------
@@ -371,6 +383,20 @@ class FakeGitHub:
                                         "wait a few minutes before you try again.",
                              "documentation_url": "https://docs.github.com/rest/overview/"
                                                   "rate-limits-for-the-rest-api"})
+
+    def hold(self, name: str, method: str, path_pattern: str, times: int = 1) -> Hold:
+        """Hold the next `times` matching requests until released (see github_holds)."""
+        return self.holds.add(name, method, path_pattern, times)
+
+    def hold_push(self, name: str, repo: str, branch_pattern: str = "*") -> Hold:
+        """Hold the next `git push` to `repo` whose first ref matches `refs/heads/<pattern>`."""
+        git_dir = self._repos[repo].git.path
+        arm_receive_hook(git_dir, f"{self.url}/_git/{repo}/receive")
+        return self.hold(name, "POST", f"/_git/{repo}/receive/refs/heads/{branch_pattern}")
+
+    def pushes(self, repo: str) -> list[Call]:
+        """Return the pushes to `repo` that reached its pre-receive hook (see hold_push)."""
+        return self.calls_to("POST", f"/_git/{repo}/receive/*")
 
     def calls_to(self, method: str, path_pattern: str | re.Pattern[str]) -> list[Call]:
         """Return the recorded calls matching a method and a glob (or regex) path."""

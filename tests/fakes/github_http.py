@@ -127,8 +127,12 @@ class HttpLayer:
                              error.status)
 
     def _before(self) -> Response | None:
-        """Apply faults, authenticate, and check the request body."""
+        """Stop at a hold point, apply faults, authenticate, and check the request body."""
         g.json_body = request.get_json(silent=True) if request.data else None
+        g.hold = self.gh.holds.take(request.method, request.path)
+        if g.hold is not None:
+            g.hold.arrived.set()
+            g.hold.released.wait()
         fault = self.gh._take_fault(request.method, request.path)
         if fault is not None:
             body = fault.body if fault.body is not None else error_body(
@@ -192,4 +196,6 @@ class HttpLayer:
             parsed = json.loads(text) if text else None
             self.gh._schema_problems(self.gh.checker.check_response(
                 template, request.method, response.status_code, parsed))
+        if getattr(g, "hold", None) is not None:
+            g.hold.done.set()
         return response

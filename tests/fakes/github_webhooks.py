@@ -71,6 +71,8 @@ def deliver(target: WebhookTarget, secret: str, event: str,
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code
+    except OSError:
+        status = 0  # nobody listening (the service is down): GitHub records a failed delivery
     return Delivery(event, delivery_id, payload, status)
 
 

@@ -176,6 +176,10 @@ class FakeVerifier:
     message: str = "verify passed"
     commits: list[str] = field(default_factory=list)
 
+    def resend(self, session: SessionRecord, commit: str, config: JobConfig,
+               row: ChildRecord) -> None:
+        """Nothing to resend: this verdict is given at once."""
+
     def verify(self, session: SessionRecord, commit: str, config: JobConfig,
                row: ChildRecord) -> ChildResult:
         """Return this fake's verdict on `commit` at once."""

@@ -155,11 +155,13 @@ class ServiceProcess(Process):
     """`ccs serve` on 127.0.0.1 with a free port; CCS_PUBLIC_URL is its own address."""
 
     def __init__(self, root: Path, settings: Mapping[str, str], *, workers: int = 1,
-                 no_worker: bool = False, port: int | None = None) -> None:
+                 no_worker: bool = False, port: int | None = None,
+                 worker_threads: int = 2) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = ["serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", str(workers)] + (["--no-worker"] if no_worker else [])
+                "--workers", str(workers), "--worker-threads", str(worker_threads)] + (
+            ["--no-worker"] if no_worker else [])
         super().__init__("serve", argv, {"CCS_PUBLIC_URL": self.url, **settings},
                          root / "logs")
 
@@ -177,9 +179,15 @@ class ServiceProcess(Process):
         return f"{self.url}/webhooks/github"
 
     def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
-        """Poll /healthz until it answers 200; fail with the logs if the process dies."""
-        deadline = time.monotonic() + timeout
+        """Poll /healthz until it answers 200; fail with the logs if the process dies.
+
+        `timeout` counts from the log's last growth: a start-up that is busy (migrating,
+        booting workers) on a loaded machine is waited for, one that hangs fails.
+        """
+        deadline, size = time.monotonic() + timeout, -1
         while time.monotonic() < deadline:
+            if self._log_size() != size:
+                size, deadline = self._log_size(), time.monotonic() + timeout
             if not self.alive():
                 raise RuntimeError(f"ccs serve exited early:\n{self.logs()}")
             try:
@@ -188,7 +196,10 @@ class ServiceProcess(Process):
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"ccs serve not healthy after {timeout}s:\n{self.logs()}")
+        raise RuntimeError(f"ccs serve not healthy, its log still for {timeout}s:\n{self.logs()}")
+
+    def _log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
 
     def restart(self) -> None:
         """Start again on the same port, database, queue and workspace."""
@@ -231,10 +242,12 @@ class ServiceProcess(Process):
         assert status == 200, (status, body)
         return body["sessions"]
 
-    def wait_for_session(self, repository: str, timeout: float = 30) -> dict[str, Any]:
-        """Wait until `repository` has a session; return the newest."""
+    def wait_for_session(self, repository: str, timeout: float = 30,
+                         progress: Any = None) -> dict[str, Any]:
+        """Wait until `repository` has a session; return the newest (`progress`: see
+        wait_until, e.g. the test GitHub's call count)."""
         return wait_until(lambda: (self.sessions(repository) or [None])[0], timeout,
-                          f"no session in {repository}", self)
+                          f"no session in {repository}", self, progress=progress)
 
     def wait_for_status(self, session_id: str, statuses: tuple[str, ...] = (
             "complete", "needs_attention", "failed", "cancelled"),

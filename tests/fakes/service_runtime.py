@@ -38,6 +38,7 @@ class FakeRepoGitHub:
     branch: str = "main"
     reactions: list[tuple[int, str]] = field(default_factory=list)
     replies: list[tuple[int, str]] = field(default_factory=list)
+    reply_keys: list[str | None] = field(default_factory=list)
     jobs: dict[int, list[dict]] = field(default_factory=dict)
 
     def default_branch(self) -> str:
@@ -52,9 +53,13 @@ class FakeRepoGitHub:
         """Record a reaction."""
         self.reactions.append((comment_id, content))
 
-    def reply(self, issue_number: int, body: str) -> None:
-        """Record a comment."""
+    def reply(self, issue_number: int, body: str, key: str | None = None) -> int:
+        """Record a comment (once per `key`, like the real one); return its index."""
+        if key is not None and key in self.reply_keys:
+            return self.reply_keys.index(key)
+        self.reply_keys.append(key)
         self.replies.append((issue_number, body))
+        return len(self.replies) - 1
 
     def run_jobs(self, run_id: int) -> list[dict]:
         """Return the jobs of a run."""

@@ -137,7 +137,7 @@ def test_processes_racing_the_last_two_results_on_postgres(tmp_path: Path,
         for process in processes:
             process.start()
         for process in processes:
-            process.join(60)
+            process.join()  # pytest-timeout guards a hang; a slow machine just waits
         assert [p.exitcode for p in processes] == [0, 0]
         assert sorted(answers.get(timeout=5) for _ in processes) == ["accepted", "accepted"]
         assert_one_fan_in(project, session_id)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import update
 
 from service.adapters.db.engine import make_engine, upgrade
+from service.adapters.db.models import DispatchRow, utcnow
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import PLANNED, SENT, DispatchLog
+from service.adapters.github.executor import SEND_LEASE
 from service.bootstrap import GitHubRuntime, Services
 from service.config import Config, Secret
 from service.domain.commands import CancelSession, RecordChildResult, StartSession
@@ -154,6 +158,20 @@ def test_502_and_secondary_rate_limit_are_retried(gh: FakeGitHub,
         403, 201]
 
 
+def test_a_reply_keyed_by_its_delivery_is_posted_once(gh: FakeGitHub,
+                                                      runtime: GitHubRuntime) -> None:
+    issue = gh.create_issue(REPO)
+    repo = runtime.github(REPO)
+
+    first = repo.reply(issue.number, "done", key="delivery-1")
+    again = repo.reply(issue.number, "done", key="delivery-1")
+    other = repo.reply(issue.number, "done", key="delivery-2")
+
+    assert first == again != other
+    assert [c.body for c in gh.comments(REPO, issue.number)] == [
+        "<!-- ccs:reply:delivery-1 -->\ndone", "<!-- ccs:reply:delivery-2 -->\ndone"]
+
+
 def test_a_post_is_not_resent_after_a_server_error(gh: FakeGitHub,
                                                    runtime: GitHubRuntime) -> None:
     gh.fail_next("POST", "/repos/*/issues/*/comments", 502)
@@ -260,6 +278,29 @@ def test_a_chunk_planned_before_a_crash_is_looked_up_not_resent(
     (row,) = log.rows(session.id)
     assert (row.state, row.run_id) == (SENT, gh.runs(REPO)[0].id)
     assert len(dispatches(gh)) == 1
+
+
+def test_a_fresh_planned_chunk_is_never_sent_twice_and_a_stale_one_is_sent(
+        gh: FakeGitHub, runtime: GitHubRuntime, store: Store) -> None:
+    # Two workers resuming at once (start-up and reconcile) found the chunk the other was
+    # sending still `planned` and sent it again: two runs for one chunk (fault matrix).
+    session = start(runtime)
+    ports = runtime.bus(REPO).ports
+    log = DispatchLog(store)
+    (row,) = log.rows(session.id)
+    log.mark(row.id, PLANNED)
+    with gh.lock:
+        gh._runs.clear()  # as if its planner is still on the way to GitHub with it
+    config = ports.manifest(session.base_sha, session.manifest_path).job_config()
+
+    ports.executor.resume(session, config)
+    assert len(dispatches(gh)) == 1 and log.rows(session.id)[0].state == PLANNED
+
+    with store.unit() as db:  # the planner died long ago: its lease is over
+        db.execute(update(DispatchRow).where(DispatchRow.id == row.id).values(
+            created_at=utcnow() - SEND_LEASE - timedelta(seconds=1)))
+    ports.executor.resume(session, config)
+    assert len(dispatches(gh)) == 2 and log.rows(session.id)[0].state == SENT
 
 
 def test_without_run_details_the_run_is_found_by_name(gh: FakeGitHub, runtime: GitHubRuntime,

@@ -69,3 +69,14 @@ def test_a_wrong_method_says_which_are_allowed(gh: FakeGitHub, tmp_path: Path) -
     answer = app_for(tmp_path, gh.url).test_client().delete("/api/v1/sessions")
     assert answer.status_code == 405
     assert set(answer.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize("repository", ["octo/sh\x00op", "octo/../x", "-octo/shop",
+                                        "octo/" + "x" * 101, "oc to/shop"])
+def test_a_repository_name_github_would_never_have_is_400(gh: FakeGitHub, tmp_path: Path,
+                                                          repository: str) -> None:
+    # schemathesis found "octo/\x00…" reaching the mirror's path: a 500 (embedded null byte).
+    answer = start(app_for(tmp_path, gh.url), repository)
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"]["code"] == "bad_field"
+    assert gh.calls == []

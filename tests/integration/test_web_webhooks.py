@@ -8,9 +8,17 @@ import pytest
 
 from service.adapters.db.models import InstallationRow
 from service.domain.commands import HELP_TEXT
-from service.worker.tasks import handle_event, redrive_events
+from service.web.signature import sign
+from service.worker.tasks import handle_event, redrive_events, resume
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.service_runtime import REPO, ServiceStage, comment_payload, load
+from tests.fakes.service_runtime import (
+    REPO,
+    WEBHOOK_SECRET,
+    ServiceStage,
+    bearer,
+    comment_payload,
+    load,
+)
 
 URL = "/webhooks/github"
 
@@ -88,6 +96,27 @@ def test_an_answered_webhook_is_never_lost_and_takes_effect_once(tmp_path: Path)
     assert done.status_code == 200 and done.json == {"status": "duplicate"}
     assert redrive_events(services, older_than_seconds=-60) == []
     assert len(stage.store.sessions(None)) == 1
+
+
+def test_start_up_does_the_lost_deliveries_and_moves_the_stalled_sessions(
+        tmp_path: Path) -> None:
+    # Every queue task of a killed worker is gone: the delivery it was handling and the
+    # step a session was in. A new worker's first task does both at once, not a minute
+    # later at the periodic reconcile.
+    stage = ServiceStage.create(tmp_path, queue=RecordingQueue())
+    stage.github.permissions["Codertocat"] = "write"
+    client = stage.app.test_client()
+    client.post(URL, **stage.webhook("issue_comment", comment_payload("/ccs implement catalog")))
+    api = client.post("/api/v1/sessions", json={"repository": REPO, "context": "catalog"},
+                      headers=bearer())
+    assert api.status_code == 201 and api.json["status"] == "pending"
+
+    services = stage.app.extensions["ccs"]["services"]
+    assert resume(services) == {"events": 1, "sessions": 2}
+
+    statuses = sorted(session.status for session in stage.store.sessions(None))
+    assert statuses == ["running", "running"]
+    assert redrive_events(services, older_than_seconds=-60) == []
 
 
 def test_implement_comment_starts_a_session_and_reacts(stage: ServiceStage) -> None:
@@ -200,3 +229,56 @@ def test_installation_events_keep_a_row(stage: ServiceStage) -> None:
     with stage.store.unit() as db:
         row = db.get(InstallationRow, 42)
         assert (row.account, row.active, row.repositories) == ("octo", True, ["octo/one"])
+
+
+# Installations suspended or removed (issue 10, finding 8) ---------------------------
+
+
+def _start(stage: ServiceStage, repository: str = REPO):
+    return stage.app.test_client().post(
+        "/api/v1/sessions", json={"repository": repository, "context": "catalog"},
+        headers=bearer())
+
+
+def test_a_suspended_installation_refuses_starts_until_unsuspended(stage: ServiceStage) -> None:
+    client = stage.app.test_client()
+    assert client.post(URL, **stage.webhook("installation",
+                                            load("installation.suspend.5"))).status_code == 202
+
+    refused = _start(stage)
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "installation_suspended"
+    assert "suspended" in refused.json["error"]["message"]
+    assert "unsuspend" in refused.json["error"]["message"]
+    client.post(URL, **stage.webhook("issue_comment", comment_payload("/ccs implement catalog")))
+    assert sessions(stage) == [] and stage.runtime.asked == []  # no GitHub call at all
+
+    client.post(URL, **stage.webhook("installation", load("installation.unsuspend.6")))
+    assert _start(stage).status_code == 201
+
+
+def test_a_deleted_installation_refuses_starts_with_what_to_do(tmp_path: Path) -> None:
+    stage = ServiceStage.create(tmp_path)
+    payload = load("installation.deleted.0")  # octocat/Hello-World
+    stage.app.test_client().post(URL, **stage.webhook("installation", payload))
+
+    refused = _start(stage, "octocat/Hello-World")
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "installation_removed"
+    assert "install the App" in refused.json["error"]["message"]
+    assert stage.store.sessions("octocat/Hello-World") == []
+    assert _start(stage, REPO).status_code == 201  # another account is not affected
+
+
+def test_deeply_nested_json_on_a_signed_webhook_is_400_not_500(stage: ServiceStage) -> None:
+    # Issue 10, finding 5: json.loads raised RecursionError on a signed body (a 500).
+    body = '{"action": "created", "comment": ' + "[" * 5000 + "]" * 5000 + "}"
+    kwargs = stage.webhook("issue_comment", {})
+    kwargs["data"] = body.encode()
+    kwargs["headers"]["X-Hub-Signature-256"] = sign(WEBHOOK_SECRET.encode(), body.encode())
+
+    answer = stage.app.test_client().post(URL, **kwargs)
+
+    assert answer.status_code == 400
+    assert answer.json["error"]["code"] == "too_deep"
+    assert sessions(stage) == []

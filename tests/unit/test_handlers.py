@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,15 @@ def handlers(stage: ServiceStage) -> Handlers:
     return Handlers(services.config, services.store, services.runtime)
 
 
+_DELIVERIES = itertools.count(1)
+
+
 def comment(body: str, author: str = "alice", issue: int = 7) -> CommentCreated:
-    return CommentCreated(delivery="d", repository=REPO, installation_id=5, issue_number=issue,
-                          comment_id=99, body=body, author=author, author_type="User",
-                          author_association="MEMBER", is_pull_request=False)
+    """Return a comment event; each is a delivery of its own, as GitHub sends them."""
+    return CommentCreated(delivery=f"d{next(_DELIVERIES)}", repository=REPO, installation_id=5,
+                          issue_number=issue, comment_id=99, body=body, author=author,
+                          author_type="User", author_association="MEMBER",
+                          is_pull_request=False)
 
 
 def test_events_survive_the_queue_as_json() -> None:
@@ -34,6 +40,16 @@ def test_events_survive_the_queue_as_json() -> None:
                   InstallationChanged("d", 1, "octo", "added", ("a/b",), ("c/d",)),
                   Ignored("d", "ping", "ping")):
         assert event_from_json(event_to_json(event)) == event
+
+
+def test_a_redriven_delivery_replies_once(stage: ServiceStage) -> None:
+    # After a crash between posting a reply and marking the delivery done, the re-driven
+    # delivery posted the same reply again (fault matrix, "reply").
+    run = handlers(stage)
+    event = comment("/ccs status")
+    run.handle(event)
+    run.handle(event)
+    assert len(stage.github.replies) == 1
 
 
 def test_quoted_quotes_every_line() -> None:
@@ -87,4 +103,5 @@ def test_installation_repositories_are_added_and_removed(stage: ServiceStage) ->
 
     with stage.store.unit() as db:
         row = db.get(InstallationRow, 3)
-        assert (row.account, row.repositories, row.active) == ("octo", ["o/b"], False)
+        assert (row.account, row.repositories, row.active, row.status) == (
+            "octo", ["o/b"], False, "suspended")

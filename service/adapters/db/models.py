@@ -221,6 +221,8 @@ class InstallationRow(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     account: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # active, suspended or deleted (service/domain/installations.py)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     repositories: Mapped[list[Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -18,6 +18,7 @@ from service.adapters.db.models import (
     WebhookDeliveryRow,
     utcnow,
 )
+from service.domain.installations import ACTIVE, installation_refusal
 from service.domain.states import ChildStatus
 
 NEW, PENDING, DONE = "new", "pending", "done"
@@ -97,9 +98,9 @@ class ServiceQueries:
         """Record a callback token id; return False when it was used before."""
         return self._insert_once(SeenTokenRow(jti=jti, expires_at=expires_at))
 
-    def upsert_installation(self, installation_id: int, account: str | None, active: bool,
+    def upsert_installation(self, installation_id: int, account: str | None, status: str,
                             added: Iterable[str] = (), removed: Iterable[str] = ()) -> None:
-        """Insert or update a GitHub App installation and the repositories it covers."""
+        """Insert or update a GitHub App installation, its state and its repositories."""
         with self.unit() as db:
             row = db.get(InstallationRow, installation_id)
             if row is None:
@@ -108,8 +109,25 @@ class ServiceQueries:
                 db.add(row)
             names = [n for n in (row.repositories or []) if n not in set(removed)]
             names += [n for n in added if n not in names]
-            row.active, row.repositories = active, names
+            row.status, row.active, row.repositories = status, status == ACTIVE, names
             row.account = account or row.account
+
+    def installation_refusal(self, repository: str,
+                             installation_id: int | None = None) -> str | None:
+        """Return why `repository` cannot be worked on (its installation was suspended or
+        removed), or None. The installation named by id when ccs knows it, else those that
+        list the repository or, listing nothing, belong to its owner (any active one will
+        do)."""
+        owner = repository.split("/", 1)[0].lower()
+        with self.unit() as db:
+            named = db.get(InstallationRow, installation_id) if installation_id else None
+            rows = [named] if named is not None else [
+                row for row in db.scalars(select(InstallationRow))
+                if _covers(row, repository, owner)]
+        if not rows or any(row.status == ACTIVE for row in rows):
+            return None
+        row = rows[0]
+        return installation_refusal(row.status, row.account, row.id, repository)
 
     # Service queries ----------------------------------------------------------------
 
@@ -153,3 +171,9 @@ class ServiceQueries:
             ).all()
         return {status: count for status, count in rows}
 
+
+
+def _covers(row: InstallationRow, repository: str, owner: str) -> bool:
+    """Tell whether an installation row covers `repository` (by name, else by its owner)."""
+    names = [str(name).lower() for name in row.repositories or []]
+    return repository.lower() in names if names else row.account.lower() == owner

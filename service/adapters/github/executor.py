@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 C = ChildStatus
 # How far GitHub's clock may be behind ours when matching a run to a dispatch.
 CLOCK_SKEW = timedelta(seconds=120)
+# How long a planned chunk belongs to the process that planned it: within it, another
+# worker may look its run up but never send it again (the planner may be sending it now).
+SEND_LEASE = timedelta(seconds=90)
 
 
 class GitHubExecutor:
@@ -113,6 +116,8 @@ class GitHubExecutor:
         if found is not None:
             self._sent(row, found)
             return
+        if utcnow() - _aware(row.created_at) < SEND_LEASE:
+            return  # maybe being sent right now; a later reconcile sends it if not
         if row.mode == ChildKind.VERIFY:
             ref = verify_ref or staging_branch(session.id)
             entries = [VerifyEntry(child=row.child_ids[0], ref=ref).to_json()]

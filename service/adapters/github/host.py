@@ -136,3 +136,8 @@ class GitHubVerifier:
         if self.executor.store.child(row.id).status == ChildStatus.FAILED:
             raise GitHubError(self.executor.store.child(row.id).message)
         return None
+
+    def resend(self, session: SessionRow, commit: str, config: JobConfig,
+               row: ChildRow) -> None:
+        """Push and dispatch again what a crash left unsent; both steps look first."""
+        self.verify(session, commit, config, row)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from typing import Any
 
 from service.adapters.github.client import ApiClient, GitHubError, repo_path
 
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
+
+
+def reply_marker(key: str) -> str:
+    """Return the hidden marker of the reply to one delivery (only safe characters kept)."""
+    return f"<!-- ccs:reply:{re.sub(r'[^A-Za-z0-9:._-]', '', key)[:80]} -->"
 
 
 class RepoGitHub:
@@ -58,11 +64,36 @@ class RepoGitHub:
         self.client.write("POST", self.path("issues", "comments", str(comment_id), "reactions"),
                           {"content": content})
 
-    def reply(self, issue_number: int, body: str) -> int:
-        """Post a comment on an issue or pull request; return its id."""
+    def reply(self, issue_number: int, body: str, key: str | None = None) -> int:
+        """Post a comment on an issue or pull request; return its id.
+
+        With `key` (a webhook delivery), the comment carries a hidden marker and is posted
+        once: a delivery re-driven after a crash finds the reply it posted before.
+        """
+        if key is not None:
+            mark = reply_marker(key)
+            found = self.find_marked_comment(issue_number, mark)
+            if found is not None:
+                return found
+            body = f"{mark}\n{body}"
         created = self.client.write("POST", self.path("issues", str(issue_number), "comments"),
                                     {"body": body})
         return int(created["id"])
+
+    def find_marked_comment(self, issue_number: int, mark: str,
+                            author: str | None = None) -> int | None:
+        """Return the id of the issue's comment whose body opens with `mark`, or None."""
+        page = 1
+        while True:
+            comments = self.client.get(self.path("issues", str(issue_number), "comments"),
+                                       per_page=100, page=page)
+            for comment in comments:
+                login = (comment.get("user") or {}).get("login")
+                if (comment.get("body") or "").startswith(mark) and author in (None, login):
+                    return int(comment["id"])
+            if len(comments) < 100:
+                return None
+            page += 1
 
     def run_jobs(self, run_id: int) -> list[dict[str, Any]]:
         """Return a run's jobs as {id, name, status, conclusion, html_url}."""

@@ -83,17 +83,6 @@ class TrackingReporter:
 
     def _find(self, session: SessionRow) -> int | None:
         """Look for a comment this session posted before (its marker opens the body)."""
-        wanted = marker(session.id)
-        page = 1
-        while True:
-            comments = self.repo.client.get(
-                self.repo.path("issues", str(session.issue_number), "comments"),
-                per_page=100, page=page)
-            for comment in comments:
-                author = (comment.get("user") or {}).get("login")
-                if (comment.get("body") or "").startswith(wanted) and (
-                        self.bot_login is None or author == self.bot_login):
-                    return int(comment["id"])
-            if len(comments) < 100:
-                return None
-            page += 1
+        assert session.issue_number is not None
+        return self.repo.find_marked_comment(session.issue_number, marker(session.id),
+                                             self.bot_login)

@@ -25,6 +25,10 @@ class LocalVerifier:
         self.repo = repo
         self.log_dir = log_dir
 
+    def resend(self, session: SessionRow, commit: str, config: JobConfig,
+               row: ChildRow) -> None:
+        """Nothing to resend: local verify runs inside the step and ends with it."""
+
     def verify(self, session: SessionRow, commit: str, config: JobConfig,
                row: ChildRow) -> ChildResult:
         """Check the merged commit out in a fresh clone, run verify there, return the result."""
