@@ -38,7 +38,8 @@ def command_run(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"ccs: bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    runner = Runner(session=args.session, workdir=workdir, echo=sys.stderr.buffer)
+    runner = Runner(session=args.session, workdir=workdir, echo=sys.stderr.buffer,
+                    logs=Path(args.logs) if args.logs else None)
     trap_signals(runner.cancel)
     become_subreaper()
     try:
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--session", required=True, help="session id")
     run.add_argument("--workdir", required=True, help="the checkout to work in")
     run.add_argument("--result", required=True, help="where to write the result JSON")
+    run.add_argument("--logs", help="folder for each attempt's prompt.md, coder.log, tests.log")
     run.set_defaults(handler=command_run)
     verify = commands.add_parser("verify", help="run the verify command once in a checkout")
     for flag, text in (("--entry", "verify entry: JSON or @file"),
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--workdir", "the checkout to work in"),
                        ("--result", "where to write the result JSON")):
         verify.add_argument(flag, required=True, help=text)
+    verify.add_argument("--logs", help="folder for verify.log")
     verify.set_defaults(handler=command_run)
     job = commands.add_parser("job", help="run one matrix entry inside GitHub Actions")
     job.add_argument("--fallback", action="store_true",
