@@ -10,8 +10,15 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 from service.config import Config, ConfigError, mask_url_password
+from service.config.log_format import (
+    ContextFilter,
+    choose_format,
+    configure_logging,
+    make_formatter,
+)
 
 log = logging.getLogger("ccs.service")
 WORKER_STOP_SECONDS = 30
@@ -24,8 +31,7 @@ def _config() -> Config | None:
     except ConfigError as error:
         print(f"ccs: {error}", file=sys.stderr)
         return None
-    logging.basicConfig(level=config.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log_level, config.log_format, config.redact)
     return config
 
 
@@ -88,7 +94,8 @@ def serve(args: argparse.Namespace) -> int:
         consumer = start_worker_process(IN_PROCESS_WORKER_THREADS)
     try:
         WebApplication({"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
-                        "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}).run()
+                        "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS,
+                        "logger_class": gunicorn_logger_class(config)}).run()
     finally:
         stop_worker_process(consumer)
     return 0
@@ -115,6 +122,21 @@ def stop_worker_process(process: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def gunicorn_logger_class(config: Config) -> type[GunicornLogger]:
+    """Return a gunicorn logger whose error and access lines look like ours (JSON or plain)."""
+    chosen = choose_format(config.log_format, sys.stderr)
+
+    class CcsGunicornLogger(GunicornLogger):
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(make_formatter(chosen, config.redact))
+                    handler.addFilter(ContextFilter())
+
+    return CcsGunicornLogger
 
 
 class WebApplication(BaseApplication):

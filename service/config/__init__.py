@@ -67,6 +67,8 @@ class Config:
     bot_login: str | None = None
     reconcile_interval: int = DEFAULT_RECONCILE_INTERVAL
     log_level: str = "INFO"
+    # json or plain; None: plain on a terminal, JSON lines otherwise (service/config/log_format.py)
+    log_format: str | None = None
     # PyGithub's spacing between requests (0.25 s) and writes (1 s); off for test GitHubs.
     github_throttle: bool = True
 
@@ -186,6 +188,13 @@ _SECRET_FIELDS = frozenset(
 
 
 
+def _log_format(value: str | None) -> str | None:
+    from service.config.log_format import LOG_FORMATS
+
+    return None if value is None else parse_choice("CCS_LOG_FORMAT", value.lower(), "plain",
+                                                   LOG_FORMATS)
+
+
 def _read(environ: Mapping[str, str]) -> dict[str, Any]:
     """Turn the environment into constructor arguments, raising ConfigError on bad values."""
     def get(name: str) -> str | None:
@@ -223,6 +232,7 @@ def _read(environ: Mapping[str, str]) -> dict[str, Any]:
                                             get("CCS_RECONCILE_INTERVAL"),
                                             DEFAULT_RECONCILE_INTERVAL),
         "github_throttle": parse_bool("CCS_GITHUB_THROTTLE", get("CCS_GITHUB_THROTTLE"), True),
+        "log_format": _log_format(get("CCS_LOG_FORMAT")),
         "log_level": parse_choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
                              LOG_LEVELS),
     }

@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from service.config import Config
+from service.config.log_format import clear_log_context
 from service.web import errors
 from service.web import metrics as metrics_module
 from service.web.openapi import document
@@ -34,6 +35,8 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     metrics_module.init_app(app, metrics, services.store.session_status_counts)
     _register_blueprints(app)
     _register_service_routes(app, services)
+    # A request's session and delivery ids must not label the thread's next request.
+    app.teardown_request(lambda _error: clear_log_context())
     return app
 
 
@@ -41,9 +44,10 @@ def _register_blueprints(app: Flask) -> None:
     from service.web.api import bp as api
     from service.web.callbacks import bp as callbacks
     from service.web.dashboard import bp as dashboard
+    from service.web.logs import bp as logs
     from service.web.webhooks import bp as webhooks
 
-    for blueprint in (webhooks, api, callbacks, dashboard):
+    for blueprint in (webhooks, api, logs, callbacks, dashboard):
         app.register_blueprint(blueprint)
 
 

@@ -135,7 +135,7 @@ class HttpLayer:
                 fault.status, "Injected failure")
             return json_response(body, fault.status, fault.headers)
         template = self.template()
-        if request.path.startswith("/_oidc/"):
+        if request.path.startswith(("/_oidc/", "/_logs/")):
             return None
         g.user = self._authenticate(template)
         if template and self.gh.strict and g.json_body is not None:
