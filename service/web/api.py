@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
+from service.config.log_format import bind_log_context
 from service.domain.commands import StartSession
 from service.domain.progress import cancel_refusal, retry_refusal
 from service.domain.states import SessionStatus
@@ -128,6 +129,7 @@ def cancel_session(session_id: str):
 
 
 def _session(session_id: str):
+    bind_log_context(session=session_id)
     try:
         return services().store.session(session_id)
     except NotFound:

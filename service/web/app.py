@@ -35,8 +35,9 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     metrics_module.init_app(app, metrics, services.store.session_status_counts)
     _register_blueprints(app)
     _register_service_routes(app, services)
-    # A request's session and delivery ids must not label the thread's next request.
-    app.teardown_request(lambda _error: clear_log_context())
+    # A request's ids must not label the thread's next request; they are cleared when the
+    # next one starts, not at teardown, so that gunicorn's access line still carries them.
+    app.before_request(clear_log_context)
     return app
 
 

@@ -11,6 +11,7 @@ from flask import Blueprint, Response
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.db.store import NotFound
 from service.adapters.git_repo import GitError
+from service.config.log_format import bind_log_context
 from service.web.errors import ApiError
 from service.web.state import require_api_token, services
 
@@ -41,6 +42,7 @@ def child_log(session_id: str, child_id: str) -> Response:
 
 
 def _session_and_child(session_id: str, child_id: str) -> tuple[SessionRow, ChildRow]:
+    bind_log_context(session=session_id)
     store = services().store
     try:
         session = store.session(session_id)

@@ -162,7 +162,7 @@ def register_actions_routes(http: HttpLayer, gh: FakeGitHub) -> None:
         gh.log_downloads += 1
         return Response(job.log, status=200, mimetype="text/plain")
 
-    http.app.add_url_rule("/_logs/jobs/<job_id>/signedlogcontent", endpoint="job log download",
+    http.app.add_url_rule("/_logs/jobs/<job_id>/signedlogcontent", endpoint="job_log_download",
                           view_func=signed_log, methods=["GET"])
 
     @route("POST", REPO + "/actions/runs/{run_id}/cancel")
