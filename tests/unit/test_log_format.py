@@ -29,6 +29,8 @@ class Terminal(io.StringIO):
 def restore_root() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # A request served in this thread earlier (Flask's test client) leaves its ids bound.
+    clear_log_context()
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
