@@ -7,6 +7,7 @@ import difflib
 import sys
 from pathlib import Path
 
+from service.adapters.db.models import SessionRow
 from service.adapters.db.store import NotFound
 from service.adapters.git_repo import GitError
 from service.adapters.local.logs import LogFolder, render
@@ -65,7 +66,7 @@ def logs_text(runtime: LocalRuntime, session_id: str, component: str | None,
     return render(folder, session.id, names[0], [attempt])
 
 
-def _session(runtime: LocalRuntime, session_id: str):
+def _session(runtime: LocalRuntime, session_id: str) -> SessionRow:
     try:
         return runtime.store.session(session_id, runtime.repository_key)
     except NotFound:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from service.adapters.db.models import SessionRow
 from service.adapters.git_repo import GitError
 from service.adapters.local.logs import LogFolder
 from service.bootstrap import LocalRuntime, local
@@ -90,7 +91,7 @@ def prune_sessions(runtime: LocalRuntime, cutoff: datetime) -> tuple[list[Pruned
     return pruned, kept
 
 
-def _prune_one(runtime: LocalRuntime, session: Any) -> Pruned:
+def _prune_one(runtime: LocalRuntime, session: SessionRow) -> Pruned:
     done = Pruned(session.id, session.status)
     branches = [child.branch for child in runtime.store.children(session.id, kind=None)]
     if not prune_keeps_session_branch(session.status):
