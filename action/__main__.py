@@ -40,7 +40,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"ccs: bad input: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     runner = Runner(session=args.session, workdir=workdir, echo=sys.stderr.buffer,
-                    progress=ProgressFile(Path(args.progress) if args.progress else None))
+                    progress=ProgressFile(Path(args.progress) if args.progress else None),
+                    logs=Path(args.logs) if args.logs else None)
     trap_signals(runner.cancel)
     become_subreaper()
     try:
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workdir", required=True, help="the checkout to work in")
     run.add_argument("--result", required=True, help="where to write the result JSON")
     run.add_argument("--progress", help="append a JSON line here as each phase starts")
+    run.add_argument("--logs", help="folder for each attempt's prompt.md, coder.log, tests.log")
     run.set_defaults(handler=command_run)
     verify = commands.add_parser("verify", help="run the verify command once in a checkout")
     for flag, text in (("--entry", "verify entry: JSON or @file"),
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--result", "where to write the result JSON")):
         verify.add_argument(flag, required=True, help=text)
     verify.add_argument("--progress", help="append a JSON line here as each phase starts")
+    verify.add_argument("--logs", help="folder for verify.log")
     verify.set_defaults(handler=command_run)
     job = commands.add_parser("job", help="run one matrix entry inside GitHub Actions")
     job.add_argument("--fallback", action="store_true",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import BinaryIO
 
 HEAD_BYTES = 1 << 20
@@ -45,3 +47,46 @@ class CappedLog:
         self.sink.write(bytes(self._tail))
         self._tail.clear()
         self.sink.flush()
+
+
+class TeeLog:
+    """Pass output on to `echo` and keep a capped copy in `path`; safe from two threads."""
+
+    def __init__(self, echo: BinaryIO | None, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.echo = echo
+        self._file = path.open("ab")
+        self._log = CappedLog(self._file)
+        self._lock = threading.Lock()
+
+    def write(self, chunk: bytes) -> int:
+        """Take `chunk` (stdout and stderr readers share one log)."""
+        with self._lock:
+            self._log.write(chunk)
+            if self.echo is not None:
+                try:
+                    self.echo.write(chunk)
+                except (OSError, ValueError):
+                    self.echo = None
+        return len(chunk)
+
+    def flush(self) -> None:
+        """Flush the echo and the log's head."""
+        with self._lock:
+            self._log.flush()
+            if self.echo is not None:
+                try:
+                    self.echo.flush()
+                except (OSError, ValueError):
+                    self.echo = None
+
+    def close(self) -> None:
+        """Write the kept tail and close the file (the echo stays open)."""
+        with self._lock:
+            self._log.close()
+            self._file.close()
+
+
+def attempt_log(logs: Path | None, attempt: int, name: str) -> Path | None:
+    """Return `<logs>/attempt-<k>/<name>`, or None when the runner keeps no logs."""
+    return None if logs is None else logs / f"attempt-{attempt}" / name

@@ -23,6 +23,7 @@ from action.coder import (
 )
 from action.commands import CommandOutcome, run_command, substitute_all
 from action.junit import parse_file
+from action.logcap import TeeLog, attempt_log
 from action.progress import ProgressFile
 from action.report import (
     Attempt,
@@ -74,6 +75,8 @@ class Runner:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     transcript: Transcript = field(default_factory=lambda: Transcript(None))
     progress: ProgressFile = field(default_factory=lambda: ProgressFile(None))
+    # Where each attempt's prompt.md, coder.log and tests.log go (None: keep none).
+    logs: Path | None = None
 
     def __post_init__(self) -> None:
         self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-"))
@@ -90,12 +93,13 @@ class Runner:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def run(self, title: str, spec: CommandConfig, values: Mapping[str, str],
-            env: Mapping[str, str]) -> CommandOutcome:
+            env: Mapping[str, str], log: Path | None = None) -> CommandOutcome:
         """Run one configured command with placeholders and env filled in."""
-        return self.run_argv(title, substitute_all(list(spec.argv), values), spec.timeout, env)
+        return self.run_argv(title, substitute_all(list(spec.argv), values), spec.timeout, env,
+                             log=log)
 
     def run_coder(self, title: str, step: CoderStep, timeout: float,
-                  env: Mapping[str, str]) -> CommandOutcome:
+                  env: Mapping[str, str], log: Path | None = None) -> CommandOutcome:
         """Run one attempt's prepared coder, keeping all of its stdout for usage()."""
         # The argv is used as built: a prompt in it must not have its braces substituted.
         # The log shows it with a prompt passed as an argument abbreviated.
@@ -103,33 +107,39 @@ class Runner:
                  for arg in step.argv]
         with step.stdout_path.open("wb") as stdout_copy:
             return self.run_argv(title, list(step.argv), timeout, {**env, **step.env},
-                                 stdin=step.stdin, stdout_copy=stdout_copy, shown=shown)
+                                 stdin=step.stdin, stdout_copy=stdout_copy, shown=shown,
+                                 log=log)
 
     def run_argv(self, title: str, argv: list[str], timeout: float, env: Mapping[str, str],
                  *, stdin: str | None = None, stdout_copy: BinaryIO | None = None,
-                 shown: list[str] | None = None) -> CommandOutcome:
-        """Run `argv` in the checkout with the runner's environment plus `env`."""
+                 shown: list[str] | None = None, log: Path | None = None) -> CommandOutcome:
+        """Run `argv` in the checkout with the runner's environment plus `env`; what it
+        prints also goes, capped, to `log`."""
         full_env = {k: v for k, v in self.environ.items() if k not in SECRET_ENV}
         # Bytecode caches would show up as changes outside the component's own files.
         full_env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         full_env.update(env)
         self.console.start(f"{title}: {' '.join(shown or argv)}")
+        echo = self.echo if log is None else TeeLog(self.echo, log)
         try:
             outcome = run_command(argv, cwd=str(self.workdir), env=full_env, timeout=timeout,
-                                  cancel=self.cancel, echo=self.echo, stdin=stdin,
+                                  cancel=self.cancel, echo=echo, stdin=stdin,
                                   stdout_copy=stdout_copy)
         finally:
             self.console.end()
+            if isinstance(echo, TeeLog):
+                echo.close()
         self.console.info(f"{title} {'succeeded' if outcome.ok else outcome.describe(timeout)}"
                           f" ({outcome.duration:.1f} s)")
         self.transcript.command(title, shown or argv, outcome, timeout)
         return outcome
 
     def run_tests(self, spec: CommandConfig, values: Mapping[str, str],
-                  env: Mapping[str, str], title: str = "tests") -> TestOutcome:
+                  env: Mapping[str, str], title: str = "tests",
+                  log: Path | None = None) -> TestOutcome:
         """Run the test command with a fresh JUnit path and judge the outcome."""
         self.junit.unlink(missing_ok=True)
-        command = self.run(title, spec, values, env)
+        command = self.run(title, spec, values, env, log)
         return judge_tests(command, parse_file(self.junit))
 
 
@@ -208,7 +218,8 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
     if config.setup is not None:
         runner.progress.phase("setup")
         setup = runner.run("setup", config.setup, entry_values(entry, runner.junit, 0),
-                           entry_env(runner.session, entry, 0, None))
+                           entry_env(runner.session, entry, 0, None),
+                           None if runner.logs is None else runner.logs / "setup.log")
         if not setup.ok:
             result.message = describe_command("setup", setup, config.setup.timeout)
             return result
@@ -227,12 +238,14 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
         try:
             coder = _run_coder(entry, config, runner, context, values, env, result)
         except CoderCannotStart as error:
+            _note(attempt_log(runner.logs, number, "coder.log"), f"ccs: {error}\n")
             return _cannot_start(result, number, str(error))
         if runner.cancel.is_set():
             return _cancelled(result, number, "coder")
         runner.progress.phase("tests", number, config.attempts)
         tests = runner.run_tests(config.test, values, env,
-                                 f"attempt {number}/{config.attempts}: tests")
+                                 f"attempt {number}/{config.attempts}: tests",
+                                 attempt_log(runner.logs, number, "tests.log"))
         if runner.cancel.is_set():
             return _cancelled(result, number, "tests")
         last = Attempt(number, coder, tests)
@@ -268,8 +281,13 @@ def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
     for warning in step.warnings:
         runner.console.info(f"warning: {warning}")
     runner.transcript.copy(f"attempt-{context.number}-prompt.md", step.prompt_path)
+    prompt_copy = attempt_log(runner.logs, context.number, "prompt.md")
+    if prompt_copy is not None:
+        prompt_copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(step.prompt_path, prompt_copy)
     coder = runner.run_coder(f"attempt {context.number}/{config.attempts}: coder", step,
-                             config.coder.timeout, env)
+                             config.coder.timeout, env,
+                             attempt_log(runner.logs, context.number, "coder.log"))
     if coder.not_started:
         raise CoderCannotStart(f"coder {coder.error}")
     spent, notes = collect_usage(step, coder)
@@ -277,6 +295,14 @@ def _run_coder(entry: ComponentEntry, config: RunConfig, runner: Runner,
         runner.console.info(f"warning: CCS_USAGE: {note}")
     result.usage = add_usage(result.usage, spent)
     return coder
+
+
+def _note(path: Path | None, text: str) -> None:
+    """Append `text` to a log file, if the runner keeps logs."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(text)
 
 
 def _budget_reached(config: RunConfig, result: RunResult) -> bool:
@@ -315,7 +341,8 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
         env = {"CCS_SESSION": runner.session, "CCS_COMPONENT": entry.component,
                "CCS_ATTEMPT": "1"}
         runner.progress.phase("tests", 1, 1)
-        tests = runner.run_tests(config.verify, values, env, "verify")
+        tests = runner.run_tests(config.verify, values, env, "verify",
+                                 None if runner.logs is None else runner.logs / "verify.log")
         result.tests, result.failed_tests = tests.counts(), tests.failed_tests
         if runner.cancel.is_set():
             result.message = "cancelled during verify"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.store import Store
+from service.adapters.file_lock import file_lock
 from service.adapters.git_repo import GitRepository
 from service.adapters.manifest.parse import parse_manifest
 from service.config import Config
@@ -77,7 +78,9 @@ def local(repo_path: Path, parallel: int | None = None) -> LocalRuntime:
     repo = GitRepository(repo_path)
     url = database_url(repo)
     engine = make_engine(url)
-    upgrade(url, engine)
+    # Two commands started at once on a fresh repository would both create the tables.
+    with file_lock(ccs_dir(repo) / "migrate.lock"):
+        upgrade(url, engine)
     store = Store(engine)
     log_dir = ccs_dir(repo) / "logs"
     executor = LocalExecutor(repo, store, parallel, log_dir)

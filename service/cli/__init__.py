@@ -20,6 +20,8 @@ HANDLERS = {
     "status": "service.cli.local:status",
     "cancel": "service.cli.local:cancel",
     "demo": "service.cli.local:demo",
+    "logs": "service.cli.logs:logs",
+    "prune": "service.cli.prune:prune",
     "check": "service.cli.manifest:check",
     "init": "service.cli.manifest:init",
     "serve": "service.cli.serve:serve",
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base", help="base ref (default: manifest base, else current branch)")
     run.add_argument("--push", action="store_true", help="push the finalized branch to origin")
     run.add_argument("--manifest", help="manifest path inside the repository")
+    run.add_argument("--force", action="store_true",
+                     help="start even when a session of this context is already running here")
     # For `ccs demo`, which prints its own summary from the JSON: one summary, not two.
     run.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     _json(run)
@@ -68,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="run a full local session on the bundled example")
 
+    logs = sub.add_parser("logs", help="print what a session's coders and tests printed")
+    logs.add_argument("session_id")
+    logs.add_argument("component", nargs="?")
+    logs.add_argument("--attempt", type=_positive, help="only this attempt (needs COMPONENT)")
+    _repo(logs)
+
+    prune = sub.add_parser("prune", help="remove branches, checkouts and logs of rested "
+                                         "sessions")
+    _repo(prune)
+    prune.add_argument("--older-than", type=_non_negative, default=0, metavar="DAYS",
+                       help="only sessions that rested at least DAYS days ago (default 0)")
+    _json(prune)
+
     serve = sub.add_parser("serve", help="run the web service with an in-process worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -88,6 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--agent", choices=AGENTS,
                       help="write that agent preset (and its usual secret) into the manifest")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 def _repo(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
 
     def start(runtime: LocalRuntime) -> SessionRecord:
+        _check_not_running(runtime, args.context, force=args.force)
         return runtime.bus.handle(StartSession(
             repository=runtime.repository_key, context=args.context,
             components=tuple(only or ()), base=args.base or None,
@@ -39,6 +40,22 @@ def run(args: argparse.Namespace) -> int:
             parallel=args.parallel, source="cli"))
 
     return _drive(args, start, parallel=args.parallel)
+
+
+def _check_not_running(runtime: LocalRuntime, context: str, *, force: bool) -> None:
+    """Refuse (or, with --force, warn) when a session of `context` is running here."""
+    running = [s for s in runtime.store.sessions(runtime.repository_key, limit=1000)
+               if s.context == context and not SessionStatus(s.status).is_terminal]
+    if not running:
+        return
+    other = running[0]
+    what = (f"session {other.id} of context {context!r} is already {other.status} in this "
+            f"repository (branch {other.branch}); watch it with `ccs status {other.id} "
+            f"--watch`, or stop it with `ccs cancel {other.id}`")
+    if not force:
+        raise BadInput(f"{what}; pass --force to start another one anyway",
+                       code="already_running", status=409)
+    print(f"ccs: warning: {what}; starting another one (--force)", file=sys.stderr)
 
 
 def retry(args: argparse.Namespace) -> int:

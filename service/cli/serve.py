@@ -8,10 +8,17 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.cli.supervise import WORKER_STOP_SECONDS, WorkerSupervisor, worker_command
 from service.config import Config, ConfigError, mask_url_password
+from service.config.log_format import (
+    ContextFilter,
+    choose_format,
+    configure_logging,
+    make_formatter,
+)
 
 log = logging.getLogger("ccs.service")
 IN_PROCESS_WORKER_THREADS = 2
@@ -25,8 +32,7 @@ def _config() -> Config | None:
     except ConfigError as error:
         print(f"ccs: {error}", file=sys.stderr)
         return None
-    logging.basicConfig(level=config.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log_level, config.log_format, config.redact)
     return config
 
 
@@ -103,7 +109,8 @@ def web_options(config: Config, args: argparse.Namespace) -> dict[str, Any]:
     return {"bind": f"{args.host}:{args.port}", "workers": max(1, args.workers),
             "worker_class": f"{__name__}.StreamingWorker",
             "threads": config.max_streams + REQUEST_THREADS,
-            "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS}
+            "accesslog": "-", "graceful_timeout": WORKER_STOP_SECONDS,
+            "logger_class": gunicorn_logger_class(config)}
 
 
 class StreamingWorker(ThreadWorker):
@@ -127,6 +134,21 @@ class StreamingWorker(ThreadWorker):
 def ensure_data_folder(config: Config) -> None:
     """Create the workspace (the default SQLite database and queue live there)."""
     config.workspace_dir.mkdir(parents=True, exist_ok=True)
+
+
+def gunicorn_logger_class(config: Config) -> type[GunicornLogger]:
+    """Return a gunicorn logger whose error and access lines look like ours (JSON or plain)."""
+    chosen = choose_format(config.log_format, sys.stderr)
+
+    class CcsGunicornLogger(GunicornLogger):
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    handler.setFormatter(make_formatter(chosen, config.redact))
+                    handler.addFilter(ContextFilter())
+
+    return CcsGunicornLogger
 
 
 class WebApplication(BaseApplication):

@@ -71,6 +71,8 @@ class Config:
     bot_login: str | None = None
     reconcile_interval: int = DEFAULT_RECONCILE_INTERVAL
     log_level: str = "INFO"
+    # json or plain; None: plain on a terminal, JSON lines otherwise (service/config/log_format.py)
+    log_format: str | None = None
     # PyGithub's spacing between requests (0.25 s) and writes (1 s); off for test GitHubs.
     github_throttle: bool = True
     # The event stream (GET …/events): a comment this often keeps proxies from closing it;
@@ -195,6 +197,13 @@ _SECRET_FIELDS = frozenset(
 
 
 
+def _log_format(value: str | None) -> str | None:
+    from service.config.log_format import LOG_FORMATS
+
+    return None if value is None else parse_choice("CCS_LOG_FORMAT", value.lower(), "plain",
+                                                   LOG_FORMATS)
+
+
 def _read(environ: Mapping[str, str]) -> dict[str, Any]:
     """Turn the environment into constructor arguments, raising ConfigError on bad values."""
     def get(name: str) -> str | None:
@@ -239,6 +248,7 @@ def _read(environ: Mapping[str, str]) -> dict[str, Any]:
                                              DEFAULT_STREAM_POLL),
         "max_streams": parse_positive_int("CCS_MAX_STREAMS", get("CCS_MAX_STREAMS"),
                                           DEFAULT_MAX_STREAMS),
+        "log_format": _log_format(get("CCS_LOG_FORMAT")),
         "log_level": parse_choice("CCS_LOG_LEVEL", (get("CCS_LOG_LEVEL") or "INFO").upper(), "INFO",
                              LOG_LEVELS),
     }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import posixpath
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from service.domain.names import InvalidName, check_name
 from service.domain.spend import Budget
@@ -17,6 +18,8 @@ DEFAULT_PATHS = {
     "test": "tests/{context}/test_{component}.py",
 }
 PATH_KINDS = ("design", "implementation", "test")
+# `{{` and `}}` are literal braces for the runner, so they are matched (and kept) first.
+_CONTEXT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{context\}")
 
 
 class ManifestError(ValueError):
@@ -96,6 +99,16 @@ class Manifest:
             verify=self.verify,
             attempts=self.attempts,
         )
+
+    def verify_config(self, context: str) -> JobConfig:
+        """Return the `config` of a session's verify job: `{context}` in verify is its name."""
+        config = self.job_config()
+        if config.verify is None:
+            return config
+        command = tuple(_CONTEXT_PLACEHOLDER.sub(
+            lambda m: context if m.group(0) == "{context}" else m.group(0), arg)
+            for arg in config.verify.command)
+        return replace(config, verify=replace(config.verify, command=command))
 
     def context(self, name: str) -> ContextSpec:
         """Return the named context, or raise ManifestError listing the known ones."""

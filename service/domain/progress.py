@@ -78,3 +78,21 @@ def cancel_refusal(status: str) -> str | None:
     if SessionStatus(status) in (SessionStatus.COMPLETE, SessionStatus.CANCELLED):
         return "finished"
     return None
+
+
+PRUNABLE = (SessionStatus.COMPLETE, SessionStatus.FAILED, SessionStatus.CANCELLED)
+
+
+def prune_refusal(status: str) -> str | None:
+    """Return why `ccs prune` keeps everything of a session in `status` (None: prune it)."""
+    current = SessionStatus(status)
+    if current == SessionStatus.NEEDS_ATTENTION:
+        return "needs attention: a retry reuses its branches and logs"
+    if current not in PRUNABLE:
+        return f"still {current.value}"
+    return None
+
+
+def prune_keeps_session_branch(status: str) -> bool:
+    """Return True when pruning keeps the session branch: a complete session's is the work."""
+    return SessionStatus(status) == SessionStatus.COMPLETE

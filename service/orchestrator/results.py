@@ -61,6 +61,7 @@ def record_result(store: Store, child: ChildRecord, session: SessionRecord,
     """
     # Whoever wrote the message, a secret in it is never stored; only https: links are kept.
     result = replace(result, message=clean(result.message), log_url=safe_link(result.log_url))
+    result = replace(result, message=_naming_log(result, child.run_url))
     with store.atomic():
         if also is not None:
             also()
@@ -74,6 +75,14 @@ def record_result(store: Store, child: ChildRecord, session: SessionRecord,
     counts = store.child_status_counts(session.id) if kind == ChildKind.COMPONENT else {}
     return Recorded("accepted", session.id,
                     next_after_result(kind, counts, budgeted=bool(session.budget)))
+
+
+def _naming_log(result: ChildResult, run_url: str | None) -> str:
+    """Return the message of a failed result with where its log is (DESIGN §4)."""
+    link = result.log_url or safe_link(run_url)
+    if result.succeeded or not link or link in result.message:
+        return result.message
+    return f"{result.message}; log: {link}" if result.message else f"log: {link}"
 
 
 def _record_component(store: Store, child: ChildRecord, session: SessionRecord,

@@ -54,7 +54,8 @@ def _start(ports: Ports, session: SessionRecord, manifest: Manifest, row: ChildR
                              dispatched_at=ports.clock.now()):
         return False
     ports.store.log(session.id, "verify", manifest.verify.command, "started")
-    outcome = ports.verifier.verify(session, session.merged_commit, manifest.job_config(), row)
+    outcome = ports.verifier.verify(session, session.merged_commit,
+                                    manifest.verify_config(session.context), row)
     if outcome is None:
         return False
     record_result(ports.store, row, session, outcome, ports.clock.now())

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from service.adapters.db.store import NotFound
 from service.auth.api_token import check_bearer
+from service.config.log_format import bind_log_context
 from service.domain.commands import StartSession
 from service.domain.names import is_repository
 from service.domain.progress import cancel_refusal, retry_refusal
@@ -140,6 +141,7 @@ def _refuse_if_uninstalled(repository: str, installation_id: int | None = None) 
 
 
 def _session(session_id: str):
+    bind_log_context(session=session_id)
     try:
         return services().store.session(session_id)
     except NotFound:

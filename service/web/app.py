@@ -9,6 +9,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from service.config import Config
+from service.config.log_format import clear_log_context
 from service.web import errors, stream
 from service.web import metrics as metrics_module
 from service.web.openapi import document
@@ -35,6 +36,9 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     metrics_module.init_app(app, metrics, services.store.session_status_counts)
     _register_blueprints(app)
     _register_service_routes(app, services)
+    # A request's ids must not label the thread's next request; they are cleared when the
+    # next one starts, not at teardown, so that gunicorn's access line still carries them.
+    app.before_request(clear_log_context)
     return app
 
 
@@ -42,10 +46,11 @@ def _register_blueprints(app: Flask) -> None:
     from service.web.api import bp as api
     from service.web.callbacks import bp as callbacks
     from service.web.dashboard import bp as dashboard
+    from service.web.logs import bp as logs
     from service.web.stream import bp as events
     from service.web.webhooks import bp as webhooks
 
-    for blueprint in (webhooks, api, events, callbacks, dashboard):
+    for blueprint in (webhooks, api, events, logs, callbacks, dashboard):
         app.register_blueprint(blueprint)
 
 

@@ -10,6 +10,7 @@ from service.adapters.db.store import NotFound, Store
 from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
 from service.auth.oidc import OidcClaims, check_binding
+from service.config.log_format import bind_log_context
 from service.domain.bundles import MAX_BUNDLE_CHARS
 from service.domain.live import progress_data
 from service.domain.progress import NextStep
@@ -53,6 +54,7 @@ def _child_result(child_id: str):
             with s.store.atomic():
                 record_token_id(claims)
         raise
+    bind_log_context(session=session.id)
     # One short transaction: the token id, the compare-and-set and the log line (one commit,
     # one turn at SQLite's write lock). No orchestrator step (git, GitHub) runs here: what
     # follows goes to a queue task.

@@ -165,6 +165,10 @@ def _paths() -> dict[str, Any]:
         "/api/v1/sessions/{session_id}/cancel": {"post": _op(
             "Cancel a session", {"202": _json("Status", "queued"), **_errors(401, 404, 409)},
             security=TOKEN, params=sid)},
+        "/api/v1/sessions/{session_id}/children/{child_id}/log": {"get": _op(
+            "A child's log: its Actions job's log, or what a local run kept (secrets masked)",
+            {"200": text, **_errors(401, 404, 502, 503)}, security=TOKEN,
+            params=[*sid, _param("child_id", "path")])},
         "/api/v1/children/{child_id}/result": {"post": _op(
             "A child job reports its result (the first one wins)",
             {"202": _json("Status", "accepted"), **_errors(400, 401, 403, 404, 409, 413)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from service.adapters.db.service_queries import DONE, NEW
+from service.config.log_format import bind_log_context
 from service.domain.events import Ignored
 from service.web.bodies import parse_json
 from service.web.errors import ApiError
@@ -33,6 +34,7 @@ def github_webhook():
     delivery = request.headers.get("X-GitHub-Delivery", "").strip()
     if not delivery or len(delivery) > 64:
         raise ApiError(400, "bad_delivery", "X-GitHub-Delivery is missing or too long")
+    bind_log_context(delivery=delivery)
     event = parse_event(name, delivery, _payload(body), own_login=config.bot_login)
     # The typed event is stored with its delivery id before the answer (the durable
     # inbox): if every process dies after the 2xx, reconcile re-drives it (DESIGN §8).

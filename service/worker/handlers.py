@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.db.store import NotFound, Store
 from service.config import Config
+from service.config.log_format import bind_log_context
 from service.domain import events as ev
 from service.domain.commands import (
     HELP_TEXT,
@@ -144,11 +145,14 @@ class Handlers:
         bus = self.runtime.bus(command.repository, installation_id)
         try:
             if isinstance(command, StartSession):
-                bus.handle(dataclasses.replace(command, installation_id=installation_id))
+                started = bus.handle(dataclasses.replace(command, installation_id=installation_id))
+                bind_log_context(session=getattr(started, "id", None))
             elif isinstance(command, ShowStatus):
                 return self._status(command)
             elif isinstance(command, RetrySession | CancelSession):
-                bus.handle(dataclasses.replace(command, session_id=self._target(command).id))
+                target = self._target(command).id
+                bind_log_context(session=target)
+                bus.handle(dataclasses.replace(command, session_id=target))
         except BadInput as error:
             # Error text may quote git or GitHub output: mask secrets before posting it.
             clean = self.config.redact(str(error))
@@ -205,6 +209,7 @@ class Handlers:
         result = ChildResult(status="failed", commit=None, branch=None,
                              attempts=child.attempts, tests=TestCounts(), message=message,
                              log_url=url)
+        bind_log_context(session=session.id)
         bus = self.runtime.bus(session.repository, session.installation_id)
         bus.handle(RecordChildResult(child.id, result, repository=session.repository))
 

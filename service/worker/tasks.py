@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound
+from service.config.log_format import log_context
 from service.domain.commands import CancelSession, RetrySession
 from service.domain.events import WorkflowJobCompleted
 from service.domain.states import SessionStatus
@@ -174,13 +177,22 @@ def time_out_silent_children(s: Services) -> list[str]:
     return timed_out
 
 
+def _logged(key: str, body: Callable[..., Any]) -> Callable[..., Any]:
+    """Return `body` with its first argument bound as the log lines' `key` (DESIGN §7)."""
+    @functools.wraps(body)
+    def run(s: Services, *args: Any) -> Any:
+        with log_context(**{key: str(args[0])} if args else {}):
+            return body(s, *args)
+    return run
+
+
 TASKS = {
-    "handle_event": handle_event,
+    "handle_event": _logged("delivery", handle_event),
     "redrive": redrive_events,
     "resume": resume,
-    "advance": advance,
-    "fan_in": fan_in,
-    "retry": retry,
-    "cancel": cancel,
+    "advance": _logged("session", advance),
+    "fan_in": _logged("session", fan_in),
+    "retry": _logged("session", retry),
+    "cancel": _logged("session", cancel),
     "reconcile": reconcile,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -131,6 +132,12 @@ def test_hooks_and_fsmonitor_a_coder_plants_never_run_and_never_reach_the_user(
 
 # Processes and output ----------------------------------------------------------------
 
+
+def runner_log(repo: Path, done: subprocess.CompletedProcess[str]) -> Path:
+    """Return the live log of component `one` in the session `done` ran."""
+    session = body_of(done)["session"]
+    return repo / ".git" / "ccs" / "logs" / session / "one" / "runner.log"
+
 ESCAPE = """
 escapee = subprocess.Popen(["setsid", "sleep", "600"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -141,7 +148,7 @@ print(f"ESCAPEE {escapee.pid}", flush=True)
 def test_a_setsid_escapee_is_reaped_when_the_attempt_ends(tmp_path: Path) -> None:
     repo = project(tmp_path, ESCAPE)
     done = ccs(repo, "run", "shop", "--json")
-    log = (repo / ".git" / "ccs" / "logs" / "one.log").read_text()
+    log = runner_log(repo, done).read_text()
     pids = [int(pid) for pid in re.findall(r"ESCAPEE (\d+)", log)]
     left = [pid for pid in pids if alive(pid)]
     for pid in left:  # never leave a sleeper behind, even when the assertion fails
@@ -165,9 +172,10 @@ def test_fifty_megabytes_of_output_leave_a_capped_log_and_the_run_succeeds(
     done = ccs(repo, "run", "shop", "--json")
     assert done.returncode == 0, done.stderr
     assert body_of(done)["status"] == "complete"
-    log = repo / ".git" / "ccs" / "logs" / "one.log"
-    assert log.stat().st_size <= 2 * 1024 * 1024 + 4096
-    assert "bytes of output cut here" in log.read_text()
+    coder_log = runner_log(repo, done).parent / "attempt-1" / "coder.log"
+    for log in (runner_log(repo, done), coder_log):
+        assert log.stat().st_size <= 2 * 1024 * 1024 + 4096
+        assert "bytes of output cut here" in log.read_text()
 
 
 # The sandbox -------------------------------------------------------------------------
@@ -208,7 +216,7 @@ def test_the_sandbox_refuses_writes_outside_the_checkout(tmp_path: Path, bwrap: 
     done = ccs(repo, "run", "shop", "--json", env=env)
     assert done.returncode == 1, done.stderr
     message = children(body_of(done))["one"]["message"]
-    log = (repo / ".git" / "ccs" / "logs" / "one.log").read_text()
+    log = runner_log(repo, done).read_text()
     for path, text in targets.items():
         assert path.read_text() == text, path
         assert f"Read-only file system: '{path}'" in log

@@ -114,6 +114,7 @@ class FakeGitHub:
         self.calls: list[Call] = []
         self.schema_errors: list[str] = []
         self.deliveries: list[Delivery] = []
+        self.log_downloads = 0  # job logs fetched through their signed links
         self.checker = _SHARED_CHECKER
         self._repos: dict[str, Repository] = {}
         self._users: dict[str, User] = {}

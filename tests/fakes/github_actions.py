@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +136,34 @@ def register_actions_routes(http: HttpLayer, gh: FakeGitHub) -> None:
         body = {"total_count": len(run.jobs),
                 "jobs": [gh.render.job(found, run, job) for job in page]}
         return json_response(body, 200, headers)
+
+    @route("GET", REPO + "/actions/jobs/{job_id}/logs")
+    def job_logs(owner: str, repo: str, job_id: str) -> Response:
+        # GitHub answers with a link, valid for a minute, to the log as plain text.
+        found = gh._visible_repo(owner, repo)
+        job = next((job for run in gh.runs(found.full_name) for job in run.jobs
+                    if str(job.id) == job_id), None)
+        if job is None:
+            raise ApiError(404, "Not Found")
+        ticket = secrets.token_urlsafe(16)
+        with gh.lock:
+            log_tickets[ticket] = job
+        location = f"{gh.url}/_logs/jobs/{job.id}/signedlogcontent?urlSignature={ticket}"
+        return Response("", status=302, headers={"Location": location})
+
+    log_tickets: dict[str, Job] = {}
+
+    def signed_log(job_id: str) -> Response:
+        # The download link needs no token (GitHub's is signed), and works once here.
+        with gh.lock:
+            job = log_tickets.pop(request.args.get("urlSignature", ""), None)
+        if job is None or str(job.id) != job_id:
+            return Response("Signature not valid", status=403, mimetype="text/plain")
+        gh.log_downloads += 1
+        return Response(job.log, status=200, mimetype="text/plain")
+
+    http.app.add_url_rule("/_logs/jobs/<job_id>/signedlogcontent", endpoint="job_log_download",
+                          view_func=signed_log, methods=["GET"])
 
     @route("POST", REPO + "/actions/runs/{run_id}/cancel")
     def cancel_run(owner: str, repo: str, run_id: str) -> Response:

@@ -139,8 +139,8 @@ class HttpLayer:
                 fault.status, "Injected failure")
             return json_response(body, fault.status, fault.headers)
         template = self.template()
-        if request.path.startswith(("/_oidc/", "/_git/")):
-            return None  # the OIDC issuer and git over HTTP check their own credentials
+        if request.path.startswith(("/_oidc/", "/_git/", "/_logs/")):
+            return None  # the OIDC issuer, git over HTTP and log links check their own
         g.user = self._authenticate(template)
         if template and self.gh.strict and g.json_body is not None:
             self.gh._schema_problems(

@@ -40,6 +40,7 @@ class FakeRepoGitHub:
     replies: list[tuple[int, str]] = field(default_factory=list)
     reply_keys: list[str | None] = field(default_factory=list)
     jobs: dict[int, list[dict]] = field(default_factory=dict)
+    job_logs: dict[int, str] = field(default_factory=dict)
 
     def default_branch(self) -> str:
         """Return the repository's default branch."""
@@ -64,6 +65,10 @@ class FakeRepoGitHub:
     def run_jobs(self, run_id: int) -> list[dict]:
         """Return the jobs of a run."""
         return self.jobs.get(run_id, [])
+
+    def job_log(self, job_id: int) -> str | None:
+        """Return a job's log (None: GitHub has none)."""
+        return self.job_logs.get(job_id)
 
 
 @dataclass

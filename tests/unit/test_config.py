@@ -28,6 +28,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert config.auto_migrate is True
     assert config.max_body_bytes == 5 * 1024 * 1024
     assert config.webhook_secret is None and config.api_token is None
+    assert config.log_format is None  # plain on a terminal, JSON lines otherwise
 
 
 def test_every_setting_is_read() -> None:
@@ -48,6 +49,7 @@ def test_every_setting_is_read() -> None:
         "CCS_COMMAND_PREFIX": "/bot",
         "CCS_AUTO_MIGRATE": "0",
         "CCS_MAX_BODY_BYTES": "1024",
+        "CCS_LOG_FORMAT": "JSON",
     })
     assert config.github_api_url == "http://127.0.0.1:9999/api/v3"
     assert config.public_url == config.oidc_audience == "https://ccs.example.com"
@@ -61,6 +63,7 @@ def test_every_setting_is_read() -> None:
     assert config.command_prefix == "/bot"
     assert config.auto_migrate is False
     assert config.max_body_bytes == 1024
+    assert config.log_format == "json"
     assert config.service_database_url() == "postgresql+psycopg://ccs:pw@db/ccs"
     assert config.service_problems() == []
 
@@ -99,6 +102,7 @@ def test_private_key_is_read_from_a_path(tmp_path: Path) -> None:
         ({"CCS_GITHUB_PRIVATE_KEY_PATH": "/k", "CCS_GITHUB_PRIVATE_KEY": PEM},
          ["only one"]),
         ({"CCS_DATABASE_URL": "ccs.db"}, ["CCS_DATABASE_URL", "sqlite:///"]),
+        ({"CCS_LOG_FORMAT": "yaml"}, ["CCS_LOG_FORMAT", "json, plain"]),
     ],
 )
 def test_invalid_values_name_the_variable(environ: dict[str, str], names: list[str]) -> None:

@@ -387,3 +387,15 @@ def test_schema_rejects_unknown_keys_everywhere() -> None:
 
     for node in objects(schema):
         assert "additionalProperties" in node, node
+
+
+def test_verify_takes_the_sessions_context_argument_by_argument() -> None:
+    manifest = parse_manifest(BASE + 'verify:\n  command: ["pytest", "tests/{context}", '
+                              '"--name={context}-suite", "{{context}}", "{component}"]\n')
+    config = manifest.verify_config("accounts")
+    assert config.verify is not None
+    assert config.verify.command == ("pytest", "tests/accounts", "--name=accounts-suite",
+                                     "{{context}}", "{component}")
+    # The children's config is untouched: the runner fills {context} in there itself.
+    assert manifest.job_config().verify == manifest.verify
+    assert parse_manifest(BASE).verify_config("accounts").verify is None

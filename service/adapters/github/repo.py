@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
-from service.adapters.github.client import ApiClient, GitHubError, repo_path
+import requests
+from github import GithubException
+
+from action.logcap import CappedLog
+from service.adapters.github.client import ApiClient, GitHubError, repo_path, translate
+
+LOG_DOWNLOAD_TIMEOUT = 30
 
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -109,6 +117,26 @@ class RepoGitHub:
                 return jobs
             page += 1
 
+    def job_log(self, job_id: int) -> str | None:
+        """Return a job's log as text (its head and tail when long), or None when GitHub
+        has none (the job is unknown, or its logs expired)."""
+        path = self.path("actions", "jobs", str(job_id), "logs")
+        try:
+            headers, _ = self.client.requester.requestJsonAndCheck("GET", path)
+        except GithubException as error:
+            if error.status in (404, 410):
+                return None
+            raise translate(error, f"GET {path}") from None
+        location = headers.get("location")
+        if not location or not self._may_fetch(location):
+            raise GitHubError(f"GitHub GET {path} did not link to a log download")
+        return _download_capped(location)
+
+    def _may_fetch(self, location: str) -> bool:
+        """Return True for an https link, or one on the API's own origin (GHES, tests)."""
+        link, api = urlsplit(location), urlsplit(self.client.requester.base_url)
+        return link.scheme == "https" or (link.scheme, link.netloc) == (api.scheme, api.netloc)
+
     def read_file(self, ref: str, path: str) -> str | None:
         """Return a file's text at `ref` through the contents API, or None when missing."""
         try:
@@ -120,3 +148,21 @@ class RepoGitHub:
         if not isinstance(body, dict) or body.get("type") != "file":
             return None
         return base64.b64decode(body.get("content") or "").decode("utf-8", errors="replace")
+
+
+def _download_capped(url: str) -> str:
+    """GET a signed download link (no token: it is signed) keeping the log's head and tail."""
+    kept = io.BytesIO()
+    capped = CappedLog(kept)
+    try:
+        with requests.get(url, stream=True, timeout=LOG_DOWNLOAD_TIMEOUT,
+                          allow_redirects=False) as answer:
+            if answer.status_code != 200:
+                raise GitHubError(f"the job log download answered {answer.status_code}",
+                                  status=answer.status_code)
+            for chunk in answer.iter_content(65536):
+                capped.write(chunk)
+    except requests.RequestException as error:
+        raise GitHubError(f"could not download the job log: {type(error).__name__}") from None
+    capped.close()
+    return kept.getvalue().decode("utf-8", errors="replace")

@@ -25,6 +25,7 @@ from service.adapters.local.launch import (
     stop_group,
     with_temp_dir,
 )
+from service.adapters.local.logs import LogFolder
 from service.adapters.local.progress_tail import ProgressTail
 from service.adapters.local.sandbox import (
     SandboxPlan,
@@ -61,6 +62,7 @@ class LocalExecutor:
         self.repo, self.store = repo, store
         self.default_parallel = parallel
         self.log_dir = log_dir
+        self.logs = LogFolder(log_dir)
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
         self._processes: dict[str, subprocess.Popen] = {}
@@ -138,16 +140,18 @@ class LocalExecutor:
             self._sink(child.id, result)
 
     def _note(self, child: ChildRow, text: str) -> None:
-        with contextlib.suppress(OSError), open(self.log_dir / f"{child.component}.log",
-                                                "a", encoding="utf-8") as log:
+        with contextlib.suppress(OSError), open(
+                self.logs.runner_log(child.session_id, child.component), "a",
+                encoding="utf-8") as log:
             log.write(text)
 
     def _run_child(self, session: SessionRow, child: ChildRow, config: JobConfig) -> ChildResult:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{child.component}.log"
+        log_path = self.logs.runner_log(session.id, child.component)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-{child.component}-"))
         checkout = scratch / "checkout"
         result_file = scratch / "result.json"
+        where = log_hint(session.id, child.component, log_path.parent)
         try:
             plan = self._sandbox(session)
             # A checkout with a .git of its own: nothing the coder plants there reaches
@@ -156,19 +160,22 @@ class LocalExecutor:
             self.store.apply(ChildMoves.START, child.id)
             if self._stopping.is_set():
                 return failed_result(child, "cancelled before it started")
-            argv = sandboxed(runner_command(session, child, config, checkout, result_file),
+            argv = sandboxed(runner_command(session, child, config, checkout, result_file,
+                                            scratch / "logs"),
                              plan, scratch, Path(os.environ.get("HOME") or Path.home()))
             ended = self._run_runner(session, child, argv, scratch, log_path)
             if not result_file.exists():
                 return failed_result(child, f"the runner exited {ended.returncode} without a "
-                                     f"result; see {log_path}")
+                                     f"result; {where}")
             result = parse_result(json.loads(result_file.read_text(encoding="utf-8")))
-            return self._bring_back(child, checkout, result, ended, log_path)
+            return self._bring_back(child, checkout, result, ended, where)
         except (OSError, ValueError, InvalidResult, GitError) as error:
             # A child that cannot start must still rest (failed), or the session never
             # reaches Validate.
-            return failed_result(child, f"could not run the child: {error}; see {log_path}")
+            return failed_result(child, f"could not run the child: {error}; {where}")
         finally:
+            with contextlib.suppress(OSError, ValueError):
+                self.logs.keep(session.id, child.component, scratch / "logs")
             with self._lock:
                 self._processes.pop(child.id, None)
             self._pid_file(child).unlink(missing_ok=True)
@@ -214,29 +221,35 @@ class LocalExecutor:
         return self._plans[key]
 
     def _bring_back(self, child: ChildRow, checkout: Path, result: ChildResult,
-                    ended: RunnerExit, log_path: Path) -> ChildResult:
-        """Fetch the child's commit onto its branch here; say so if the sandbox refused a write."""
+                    ended: RunnerExit, where: str) -> ChildResult:
+        """Fetch the child's commit onto its branch here; name the log of a failure (and the
+        write the sandbox refused, if any)."""
         if result.commit:
             self.repo.fetch_child(checkout, result.commit, child.branch)
-        if ended.refused and not result.succeeded:
-            message = f"{result.message}; {refused_write_message(ended.refused)}; see {log_path}"
-            result = replace(result, message=message)
+        if not result.succeeded:
+            refused = f"; {refused_write_message(ended.refused)}" if ended.refused else ""
+            result = replace(result, message=f"{result.message}{refused}; {where}")
         return result
 
 
 def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, worktree: Path,
-                   result_file: Path) -> list[str]:
+                   result_file: Path, logs: Path) -> list[str]:
     """Return the argv that runs the action/ runner for one child."""
     entry = component_entry(child).to_json()
     return [sys.executable, "-c", RUNNER_BOOTSTRAP, "run", "--entry", json.dumps(entry),
             "--config", json.dumps(config.to_json()), "--session", session.id,
-            "--workdir", str(worktree), "--result", str(result_file),
+            "--workdir", str(worktree), "--result", str(result_file), "--logs", str(logs),
             "--progress", str(progress_path(result_file))]
 
 
 def progress_path(result_file: Path) -> Path:
     """Return where the runner appends its attempt boundaries (beside its result)."""
     return result_file.parent / "progress.jsonl"
+
+
+def log_hint(session_id: str, component: str, folder: Path) -> str:
+    """Return what a failure message says about where its log is."""
+    return f"log: {folder} (`ccs logs {session_id} {component}`)"
 
 
 # ccs's own credentials never reach a coder (DESIGN §3a: "less ccs's own credentials").

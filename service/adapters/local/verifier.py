@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.git_repo import GitError, GitRepository
-from service.adapters.local.executor import RUNNER_BOOTSTRAP, child_environment
+from service.adapters.local.executor import RUNNER_BOOTSTRAP, child_environment, log_hint
 from service.adapters.local.launch import run_runner, with_temp_dir
+from service.adapters.local.logs import LogFolder
 from service.adapters.local.sandbox import refused_write_message, sandboxed, session_sandbox
 from service.domain.wire import ChildResult, InvalidResult, JobConfig, TestCounts, parse_result
 
@@ -23,7 +25,7 @@ class LocalVerifier:
 
     def __init__(self, repo: GitRepository, log_dir: Path) -> None:
         self.repo = repo
-        self.log_dir = log_dir
+        self.logs = LogFolder(log_dir)
 
     def resend(self, session: SessionRow, commit: str, config: JobConfig,
                row: ChildRow) -> None:
@@ -34,30 +36,34 @@ class LocalVerifier:
         """Check the merged commit out in a fresh clone, run verify there, return the result."""
         scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-verify-"))
         checkout, result_file = scratch / "checkout", scratch / "result.json"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / "verify.log"
+        log_path = self.logs.runner_log(session.id, row.component)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        where = log_hint(session.id, row.component, log_path.parent)
         try:
             plan = session_sandbox(self.repo, session, os.environ)
             self.repo.add_checkout(checkout, commit)
             argv = [sys.executable, "-c", RUNNER_BOOTSTRAP, "verify",
                     "--entry", json.dumps({"child": row.id, "ref": commit}),
                     "--config", json.dumps(config.to_json()), "--session", session.id,
-                    "--workdir", str(checkout), "--result", str(result_file)]
+                    "--workdir", str(checkout), "--result", str(result_file),
+                    "--logs", str(scratch / "logs")]
             home = Path(os.environ.get("HOME") or Path.home())
             ended = run_runner(sandboxed(argv, plan, scratch, home),
                                env=with_temp_dir(child_environment(), scratch),
-                               log_path=log_path, mode="wb")
+                               log_path=log_path)
             if not result_file.exists():
                 return _failed(row, f"the verify runner exited {ended.returncode} without a "
-                               f"result; see {log_path}")
+                               f"result; {where}")
             result = parse_result(json.loads(result_file.read_text(encoding="utf-8")))
-            if ended.refused and not result.succeeded:
-                result = replace(result, message=f"{result.message}; "
-                                 f"{refused_write_message(ended.refused)}")
+            if not result.succeeded:
+                refused = f"; {refused_write_message(ended.refused)}" if ended.refused else ""
+                result = replace(result, message=f"{result.message}{refused}; {where}")
             return result
         except (OSError, ValueError, InvalidResult, GitError) as error:
-            return _failed(row, f"could not run verify: {error}; see {log_path}")
+            return _failed(row, f"could not run verify: {error}; {where}")
         finally:
+            with contextlib.suppress(OSError, ValueError):
+                self.logs.keep(session.id, row.component, scratch / "logs")
             shutil.rmtree(scratch, ignore_errors=True)
 
 
