@@ -10,6 +10,7 @@ SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{10}\Z")
 SESSION_BRANCH_PREFIX = "ccs/"
 CHILD_BRANCH_PREFIX = "ccs-child/"
 STAGING_BRANCH_PREFIX = "ccs-staging/"
+WAVE_BRANCH_PREFIX = "ccs-wave/"
 OWN_REF_PREFIXES = ("ccs/", "ccs-")
 
 
@@ -64,6 +65,11 @@ def child_branch(session_id: str, component: str) -> str:
 def staging_branch(session_id: str) -> str:
     """Return the staging branch the merged tree is verified on."""
     return check_ref_name(f"{STAGING_BRANCH_PREFIX}{session_id}")
+
+
+def wave_branch(session_id: str, wave: int) -> str:
+    """Return the branch a later dependency wave starts from (DESIGN §3b)."""
+    return check_ref_name(f"{WAVE_BRANCH_PREFIX}{session_id}/{wave}")
 
 
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")

@@ -42,7 +42,7 @@ def test_init_then_check(tmp_path: Path) -> None:
         "context": "accounts", "name": "user_repository", "priority": 0,
         "design": "docs/design/accounts/user_repository.md",
         "implementation": "src/accounts/user_repository.py",
-        "test": "tests/accounts/test_user_repository.py", "allow": [],
+        "test": "tests/accounts/test_user_repository.py", "allow": [], "needs": [],
     }]}
 
 

@@ -13,7 +13,7 @@ from service.adapters.github import chunks as plan
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import FAILED, PLANNED, SENT, DispatchLog
 from service.adapters.github.repo import RepoGitHub
-from service.domain.names import staging_branch
+from service.domain.names import staging_branch, wave_branch
 from service.domain.states import ChildKind, ChildMoves, ChildStatus
 from service.domain.wire import JobConfig, VerifyEntry
 
@@ -128,8 +128,9 @@ class GitHubExecutor:
             self._give_up(row, "cannot dispatch: CCS_PUBLIC_URL is not set, so jobs could not "
                                "report back")
             return
-        inputs = plan.dispatch_inputs(session.id, session.branch, self.callback_url, mode,
-                                      config_json, entries, session.parallel or 8)
+        inputs = plan.dispatch_inputs(session.id, self._start_branch(session, row, mode),
+                                      self.callback_url, mode, config_json, entries,
+                                      session.parallel or 8)
         path = self.repo.path("actions", "workflows", self.workflow, "dispatches")
         body = {"ref": self.repo.default_branch(), "inputs": inputs}
         try:
@@ -193,8 +194,16 @@ class GitHubExecutor:
 
     def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
         # Before the POST: a fast job's callback must find its child active, not pending.
-        self.store.apply_to_all(ChildMoves.DISPATCH, child_ids, start_sha=session.base_sha,
-                                dispatched_at=utcnow())
+        # Each child keeps the start commit Spawn recorded (its wave's, DESIGN §3b).
+        self.store.apply_to_all(ChildMoves.DISPATCH, child_ids, dispatched_at=utcnow())
+
+    def _start_branch(self, session: SessionRow, row: DispatchRow, mode: str) -> str:
+        """Return the branch the chunk's jobs check out: the session branch, or for a later
+        dependency wave its wave branch (one wave per dispatch, DESIGN §3b)."""
+        if mode != ChildKind.COMPONENT or not row.child_ids:
+            return session.branch
+        wave = int(self.store.child(row.child_ids[0]).spec.get("wave") or 0)
+        return wave_branch(session.id, wave) if wave else session.branch
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
         self.dispatches.mark(row.id, FAILED)

@@ -1,0 +1,121 @@
+"""Dependency waves as stories (DESIGN §3b), on the in-memory ports and on a real repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.orchestrator.errors import BadInput
+from tests.fakes.local import Project
+
+# author <- book <- shelf; loner needs nothing. Spawn order: shelf, book, author, loner.
+SHOP = {"shelf": 40, "book": 30, "author": 20, "loner": 10}
+NEEDS = {"book": ["author"], "shelf": ["book"]}
+BACKENDS = ["memory", pytest.param("git", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=BACKENDS)
+def project(tmp_path: Path, request: pytest.FixtureRequest) -> Project:
+    return Project.create(tmp_path, SHOP, needs=NEEDS, backend=request.param)
+
+
+def test_waves_run_in_order_each_from_the_work_before_it(project: Project) -> None:
+    base = project.workspace.rev_parse("main")
+    session = project.start()
+    assert [d.components for d in project.executor.dispatches] == [["author", "loner"]]
+    assert project.children(session.id)["author"].start_sha == base
+
+    project.executor.finish("author")
+    assert len(project.executor.dispatches) == 1  # loner still runs: wave 1 waits
+    project.executor.finish("loner")
+    assert [d.components for d in project.executor.dispatches][1:] == [["book"]]
+    book_start = project.children(session.id)["book"].start_sha
+    assert book_start != base
+    # The book starts on top of the author's work (and the loner's: the whole wave before).
+    assert "VALUE = 1" in project.workspace.show(book_start, "src/catalog/author.py")
+    assert "VALUE = 1" in project.workspace.show(book_start, "src/catalog/loner.py")
+
+    project.executor.finish("book")
+    assert [d.components for d in project.executor.dispatches][2:] == [["shelf"]]
+    shelf_start = project.children(session.id)["shelf"].start_sha
+    assert "VALUE = 1" in project.workspace.show(shelf_start, "src/catalog/book.py")
+    project.executor.finish("shelf")
+
+    done = project.session(session.id)
+    assert done.status == "complete", done.message
+    for name in SHOP:
+        assert "VALUE = 1" in project.workspace.show(done.branch, f"src/catalog/{name}.py")
+    assert project.workspace.rev_parse(f"{done.final_commit}^") == base
+
+
+def test_a_failure_cancels_exactly_what_needs_it(project: Project) -> None:
+    session = project.start()
+    project.executor.finish("author", "failed", message="author: 1 test failed")
+    project.executor.finish("loner")
+    children = project.children(session.id)
+    assert {n: c.status for n, c in children.items()} == {
+        "shelf": "cancelled", "book": "cancelled", "author": "failed", "loner": "succeeded"}
+    assert children["book"].message.startswith("book: cancelled: it needs author")
+    assert children["shelf"].message.startswith("shelf: cancelled: it needs author")
+    assert project.executor.dispatched == ["author", "loner"]
+    parked = project.session(session.id)
+    assert parked.status == "needs_attention"
+    assert "book: cancelled: it needs author" in parked.message
+
+
+def test_retry_reruns_the_failed_component_then_its_dependents_only(project: Project) -> None:
+    session = project.start()
+    project.executor.finish("author", "failed")
+    project.executor.finish("loner")
+    loner = project.children(session.id)["loner"]
+    new_base = project.commit_on_main({"README.md": "fixed the design\n"}, "fix design")
+
+    project.retry(session.id)
+    assert project.executor.dispatched[2:] == ["author"]
+    assert project.children(session.id)["author"].start_sha == new_base
+    project.executor.finish("author")
+    assert project.executor.dispatched[3:] == ["book"]
+    book_start = project.children(session.id)["book"].start_sha
+    assert "fixed the design" in project.workspace.show(book_start, "README.md")
+    project.executor.finish("book")
+    project.executor.finish("shelf")
+
+    done = project.session(session.id)
+    assert done.status == "complete", done.message
+    assert project.executor.dispatched == ["author", "loner", "author", "book", "shelf"]
+    assert project.children(session.id)["loner"].commit == loner.commit
+
+
+def test_a_component_that_breaks_a_rule_stops_its_dependents_before_they_run(
+        project: Project) -> None:
+    session = project.start()
+    # The author's job succeeds but writes the book's file: the scope guard fails it.
+    project.executor.finish("author", files={"src/catalog/author.py": "A = 1\n",
+                                             "tests/catalog/test_author.py": "def t(): 0\n",
+                                             "src/catalog/book.py": "B = 1\n"})
+    project.executor.finish("loner")
+    children = project.children(session.id)
+    assert children["author"].status == "failed"
+    assert "src/catalog/book.py" in children["author"].message
+    assert children["book"].status == "cancelled"
+    assert project.executor.dispatched == ["author", "loner"]
+    assert project.session(session.id).status == "needs_attention"
+
+
+def test_only_must_name_what_a_component_needs(project: Project) -> None:
+    with pytest.raises(BadInput) as refused:
+        project.start(components=["shelf", "book"])
+    assert "book needs author" in str(refused.value)
+    assert "--only shelf,book,author" in str(refused.value)
+    session = project.start(components=["book", "author"])
+    assert project.executor.dispatched == ["author"]
+    assert set(project.children(session.id)) == {"book", "author"}
+
+
+def test_only_accepts_a_need_already_implemented_on_the_base(project: Project) -> None:
+    project.commit_on_main({"src/catalog/author.py": "AUTHOR = 1\n"}, "author by hand")
+    session = project.start(components=["book"])
+    assert project.executor.dispatched == ["book"]
+    project.executor.finish("book")
+    assert project.session(session.id).status == "complete"
