@@ -118,8 +118,8 @@ def specs_of(components: list[Component], description: str) -> dict[str, dict]:
 def component_of(child: ChildRecord) -> Component:
     """Return the resolved component a child works on."""
     spec = dict(child.spec)
-    spec.pop("description", None)
-    spec.pop("wave", None)
+    for extra in ("description", "wave", "designs", "feedback"):
+        spec.pop(extra, None)
     spec["allow"] = tuple(spec.get("allow") or ())
     spec["needs"] = tuple(spec.get("needs") or ())
     return Component(**spec)

@@ -42,8 +42,9 @@ def retry(ports: Ports, session_id: str, repository: str | None = None) -> bool:
                              budget=budget):
         raise SessionBusy(f"session {session_id} changed while retrying; try again")
     session = ports.store.session(session_id)
-    # A new round merges anew, so the merged tree must be verified anew too.
+    # A new round merges anew, so the merged tree must be verified (and integrated) anew too.
     ports.store.delete_children(session_id, kind=ChildKind.VERIFY)
+    ports.store.delete_children(session_id, kind=ChildKind.INTEGRATION)
     for child in ports.store.children(session_id):
         if ChildStatus(child.status) in CHILD_RERUN:
             ports.store.apply(
@@ -93,6 +94,6 @@ def time_out_silent_children(ports: Ports, timeout_seconds: int,
             ports.store.log(child.session_id, "timeout", child.component, message, ok=False)
             # A silent job may still hold a runner: stop it (its late result is a duplicate).
             ports.executor.cancel(ports.store.session(child.session_id), [child])
-            if child.kind == ChildKind.VERIFY:
+            if child.kind in (ChildKind.VERIFY, ChildKind.INTEGRATION):
                 ports.rest(child.session_id, SessionMoves.NEED_ATTENTION, message)
     return timed_out

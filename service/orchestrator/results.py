@@ -91,8 +91,9 @@ def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
         cost_usd=usage.cost_usd, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens)
     if moved:
-        store.log(session.id, "result", {"component": child.component, "status": result.status,
-                                         "commit": result.commit},
+        step = "integration" if child.kind == ChildKind.INTEGRATION else "result"
+        store.log(session.id, step, {"component": child.component, "status": result.status,
+                                     "commit": result.commit},
                   result.message, ok=result.succeeded)
     return moved
 

@@ -123,7 +123,8 @@ class FakeExecutor:
         """Return the newest session's child for `component` (or the given session's)."""
         if session_id is None:
             session_id = self.dispatches[-1].session if self.dispatches else None
-        rows = [c for c in self.store.children(session_id) if c.component == component]
+        rows = [c for c in self.store.children(session_id, kind=None)
+                if c.component == component]
         assert rows, f"no child {component!r} in session {session_id}"
         return rows[0]
 

@@ -119,3 +119,87 @@ def test_only_accepts_a_need_already_implemented_on_the_base(project: Project) -
     assert project.executor.dispatched == ["book"]
     project.executor.finish("book")
     assert project.session(session.id).status == "complete"
+
+
+# The integration child -------------------------------------------------------------
+
+CATALOG = {"isbn": 20, "money": 10}
+
+
+@pytest.fixture(params=BACKENDS)
+def integrating(tmp_path: Path, request: pytest.FixtureRequest) -> Project:
+    project = Project.create(tmp_path, CATALOG, verify=True, integration=2,
+                             backend=request.param)
+    project.verifier.passes = False
+    project.verifier.message = "verify failed: 1 failed (test_seam)"
+    return project
+
+
+def test_an_integration_round_fixes_a_failing_verify(integrating: Project) -> None:
+    project = integrating
+    base = project.workspace.rev_parse("main")
+    session = project.start()
+    project.executor.finish_all()
+    assert project.session(session.id).status == "finalizing"
+    assert project.executor.dispatched[-1] == "_integration"
+    dispatch = project.executor.dispatches[-1]
+    assert dispatch.config.attempts == 2
+    assert dispatch.config.test is not None and dispatch.config.test.command[-1] == "-q"
+    row = project.executor.child("_integration")
+    first_merge = project.session(session.id).merged_commit
+    assert row.start_sha == first_merge
+    assert row.spec["feedback"].startswith("verify failed: 1 failed (test_seam)")
+    assert row.spec["designs"] == ["docs/design/catalog/isbn.md", "docs/design/catalog/money.md"]
+    assert "src/catalog/money.py" in row.spec["allow"]
+
+    project.verifier.passes = True
+    project.executor.finish("_integration", files={"src/catalog/money.py": "SEAM = 1\n"})
+    done = project.session(session.id)
+    assert done.status == "complete", done.message
+    assert project.verifier.commits == [first_merge, done.final_commit]
+    assert project.workspace.show(done.branch, "src/catalog/money.py") == "SEAM = 1"
+    assert "VALUE = 1" in project.workspace.show(done.branch, "src/catalog/isbn.py")
+    assert project.workspace.rev_parse(f"{done.final_commit}^") == base
+    assert "changed src/catalog/money.py" in project.workspace.message(done.branch)
+
+
+def test_an_integration_round_that_fails_leaves_the_branch_unmoved(
+        integrating: Project) -> None:
+    project = integrating
+    session = project.start()
+    project.executor.finish_all()
+    project.executor.finish("_integration", "failed",
+                            message="_integration: verify failed after 2 attempts")
+    rested = project.session(session.id)
+    assert rested.status == "needs_attention"
+    assert "verify failed on the merged tree: verify failed: 1 failed (test_seam)" in (
+        rested.message)
+    assert "integration child could not fix it" in rested.message
+    assert project.branch_sha(rested.branch) == rested.base_sha
+    assert len(project.verifier.commits) == 1
+
+
+def test_an_integration_that_changes_a_file_outside_the_context_is_refused(
+        integrating: Project) -> None:
+    project = integrating
+    session = project.start()
+    project.executor.finish_all()
+    project.verifier.passes = True
+    project.executor.finish("_integration", files={"setup.py": "evil = 1\n"})
+    rested = project.session(session.id)
+    assert rested.status == "needs_attention"
+    assert "changed files outside its own: setup.py" in rested.message
+    assert project.branch_sha(rested.branch) == rested.base_sha
+
+
+def test_a_retry_after_a_failed_integration_integrates_anew(integrating: Project) -> None:
+    project = integrating
+    session = project.start()
+    project.executor.finish_all()
+    project.executor.finish("_integration", "failed")
+    project.retry(session.id)
+    # Nothing failed among the components: the new round merges, verifies, integrates.
+    assert project.executor.dispatched.count("_integration") == 2
+    project.verifier.passes = True
+    project.executor.finish("_integration", files={"src/catalog/isbn.py": "FIXED = 1\n"})
+    assert project.session(session.id).status == "complete"
