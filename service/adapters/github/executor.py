@@ -94,12 +94,16 @@ class GitHubExecutor:
                         ref: str) -> None:
         """Dispatch the verify job for the merged tree on the staging branch `ref`."""
         config_json = plan.compact(config.to_json())
-        existing = self.dispatches.rows(session.id, session.round, ChildKind.VERIFY)
+        rows = self.dispatches.rows(session.id, session.round, ChildKind.VERIFY)
+        # After an integration round the new merged tree gets a verify row of its own.
+        existing = [r for r in rows if row.id in r.child_ids]
         if existing:
             if existing[0].state == PLANNED:
                 self._resume(session, existing[0], config_json, verify_ref=ref)
             return
-        planned = self.dispatches.plan(session.id, session.round, 0, ChildKind.VERIFY, [row.id])
+        chunk = max((r.chunk for r in rows), default=-1) + 1
+        planned = self.dispatches.plan(session.id, session.round, chunk, ChildKind.VERIFY,
+                                       [row.id])
         if planned is not None:
             entry = VerifyEntry(child=row.id, ref=ref).to_json()
             self._send(session, planned, ChildKind.VERIFY, config_json, [entry])
@@ -117,7 +121,7 @@ class GitHubExecutor:
             ref = verify_ref or staging_branch(session.id)
             entries = [VerifyEntry(child=row.child_ids[0], ref=ref).to_json()]
         else:
-            by_id = {c.id: c for c in self.store.children(session.id)}
+            by_id = {c.id: c for c in self.store.children(session.id, kind=None)}
             entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
         self._send(session, row, row.mode, config_json, entries)
 
@@ -202,7 +206,11 @@ class GitHubExecutor:
         dependency wave its wave branch (one wave per dispatch, DESIGN §3b)."""
         if mode != ChildKind.COMPONENT or not row.child_ids:
             return session.branch
-        wave = int(self.store.child(row.child_ids[0]).spec.get("wave") or 0)
+        child = self.store.child(row.child_ids[0])
+        if child.kind == ChildKind.INTEGRATION:
+            # Like verify, it works on the merged tree, which only the staging branch holds.
+            return staging_branch(session.id)
+        wave = int(child.spec.get("wave") or 0)
         return wave_branch(session.id, wave) if wave else session.branch
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
