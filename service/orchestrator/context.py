@@ -118,7 +118,7 @@ def specs_of(components: list[Component], description: str) -> dict[str, dict]:
 def component_of(child: ChildRecord) -> Component:
     """Return the resolved component a child works on."""
     spec = dict(child.spec)
-    for extra in ("description", "wave", "designs", "feedback"):
+    for extra in ("description", "wave", "designs", "feedback", "rounds"):
         spec.pop(extra, None)
     spec["allow"] = tuple(spec.get("allow") or ())
     spec["needs"] = tuple(spec.get("needs") or ())

@@ -61,22 +61,25 @@ def _attempts(manifest: Manifest) -> int:
     return manifest.integration.attempts if manifest.integration else 1
 
 
-def integration_spec(components: list[Component], description: str, feedback: str) -> dict:
-    """Return the integration child's spec: the context's designs, all its files allowed."""
+def integration_spec(components: list[Component], description: str, feedback: str,
+                     rounds: int = 1) -> dict:
+    """Return the integration child's spec: the context's designs, all its files allowed,
+    and how many coder → verify rounds it gets."""
     first = components[0]
     files = {path for c in components for path in c.own_files}
     allow = sorted(files - {first.implementation, first.test})
     return {"context": first.context, "name": INTEGRATION_ROW, "priority": 0,
             "design": first.design, "implementation": first.implementation,
             "test": first.test, "allow": allow, "needs": [], "description": description,
-            "wave": 0, "designs": [c.design for c in components], "feedback": feedback}
+            "wave": 0, "designs": [c.design for c in components], "feedback": feedback,
+            "rounds": rounds}
 
 
 def _add_row(ports: Ports, session: SessionRecord, manifest: Manifest,
              verify: ChildRecord) -> ChildRecord:
     context = manifest.context(session.context)
     spec = integration_spec(manifest.components(session.context), context.description,
-                            f"{verify.message}\n")
+                            f"{verify.message}\n", _attempts(manifest))
     ports.store.add_children([NewChild(
         id=secrets.token_hex(8), session_id=session.id, kind=ChildKind.INTEGRATION,
         component=INTEGRATION_ROW, position=10**6 - 1, round=session.round,

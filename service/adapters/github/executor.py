@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -123,6 +124,9 @@ class GitHubExecutor:
         else:
             by_id = {c.id: c for c in self.store.children(session.id, kind=None)}
             entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
+            first = by_id.get(row.child_ids[0]) if row.child_ids else None
+            if first is not None and first.kind == ChildKind.INTEGRATION:
+                config_json = integration_config_json(config_json, first.spec)
         self._send(session, row, row.mode, config_json, entries)
 
     def _send(self, session: SessionRow, row: DispatchRow, mode: str, config_json: str,
@@ -224,6 +228,15 @@ class GitHubExecutor:
             self.store.apply(ChildMoves.FAIL_DISPATCH, child_id,
                              message=f"{child.component}: {reason}. Retry with `/ccs retry` "
                                           "once it is fixed.", finished_at=utcnow())
+
+
+def integration_config_json(config_json: str, spec: dict[str, Any]) -> str:
+    """Return the integration job's config from the session's: verify is its test, for the
+    rounds its spec records (a resumed send is handed the session's config)."""
+    body = json.loads(config_json)
+    body["test"] = body.get("verify")
+    body["attempts"] = int(spec.get("rounds") or body.get("attempts") or 1)
+    return plan.compact(body)
 
 
 def _run_from_details(answer: Any) -> tuple[int, str | None] | None:

@@ -48,7 +48,6 @@ DEFAULT_PARALLEL = 8
 _COMMAND_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-
 def load_manifest(repo: Path, manifest_path: str | None = None) -> Manifest:
     """Read and parse the manifest from the working tree of `repo`."""
     relative = manifest_path or MANIFEST_PATH
@@ -78,13 +77,6 @@ def parse_manifest(text: str, source: str = MANIFEST_PATH) -> Manifest:
     manifest = _build(data, lines)
     _resolve_all(manifest, lines)
     return manifest
-
-
-
-
-
-
-
 
 
 def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
