@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,26 @@ def test_a_component_that_breaks_a_rule_stops_its_dependents_before_they_run(
     assert children["book"].status == "cancelled"
     assert project.executor.dispatched == ["author", "loner"]
     assert project.session(session.id).status == "needs_attention"
+
+
+def test_a_timed_out_component_cancels_its_dependents_too(project: Project) -> None:
+    session = project.start()
+    project.executor.finish("loner")
+    project.clock.move(timedelta(minutes=5))
+    assert len(project.time_out(60)) == 1  # the author, silent
+    children = project.children(session.id)
+    assert children["author"].status == "timed_out"
+    assert {children["book"].status, children["shelf"].status} == {"cancelled"}
+    assert project.session(session.id).status == "needs_attention"
+
+
+def test_cancelling_the_session_cancels_the_waiting_waves(project: Project) -> None:
+    session = project.start()
+    project.cancel(session.id)
+    statuses = {n: c.status for n, c in project.children(session.id).items()}
+    assert statuses == dict.fromkeys(SHOP, "cancelled")
+    project.retry(session.id)
+    assert project.executor.dispatched[2:] == ["author", "loner"]  # wave by wave again
 
 
 def test_only_must_name_what_a_component_needs(project: Project) -> None:
