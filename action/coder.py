@@ -72,7 +72,8 @@ def prepare(entry: ComponentEntry, config: RunConfig, workdir: Path, attempt: At
         invocation = agent.invocation(AgentRun(
             prompt_text=text, prompt_path=str(prompt_path), checkout=str(workdir),
             model=coder.model, max_turns=coder.max_turns, budget_usd=remaining,
-            files=own_files(entry, with_design=False), read_files=(entry.design,)))
+            files=own_files(entry, with_design=False),
+            read_files=entry.designs or (entry.design,)))
         argv, stdin = invocation.argv, invocation.stdin
         env.update(invocation.env)
     _check_program(argv[0], workdir, {**environ, **env}.get("PATH"), agent)
@@ -140,10 +141,18 @@ def _prompt_values(entry: ComponentEntry, config: RunConfig, workdir: Path,
     assert config.test is not None
     return prompt_values(
         context=entry.context, description=entry.description, component=entry.component,
-        design=entry.design, design_text=_design_text(workdir, entry.design),
+        design=entry.design, design_text=_design_texts(workdir, entry),
         implementation=entry.implementation, test=entry.test, allowed=own_files(entry),
         test_command=shlex.join(substitute_all(list(config.test.argv), values)),
         attempt=attempt.number, attempts=config.attempts, feedback=attempt.feedback)
+
+
+def _design_texts(workdir: Path, entry: ComponentEntry) -> str:
+    """Return the design text: the component's, or every design doc an entry names."""
+    if not entry.designs:
+        return _design_text(workdir, entry.design)
+    return "\n\n".join(f"## {design}\n\n{_design_text(workdir, design)}"
+                       for design in dict.fromkeys(entry.designs))
 
 
 def _design_text(workdir: Path, design: str) -> str:

@@ -262,9 +262,12 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
 
 def _write_feedback(entry: ComponentEntry, config: RunConfig, runner: Runner,
                     last: Attempt | None) -> str:
-    """Write why the last attempt failed to the feedback file and return it ('' at first)."""
+    """Write why the last attempt failed to the feedback file and return it ('' at first,
+    unless the entry brings its own: the integration child starts from verify's output)."""
     if last is None:
-        return ""
+        if entry.feedback:
+            runner.feedback.write_text(entry.feedback, encoding="utf-8")
+        return entry.feedback
     assert config.coder is not None and config.test is not None
     feedback = feedback_text(f"{entry.context}.{entry.component}", last, config.coder.timeout,
                              config.test.timeout)

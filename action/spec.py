@@ -17,6 +17,7 @@ ENTRY_FILES = ("design", "implementation", "test")
 # same (the two share only the wire format; tests/unit/test_bundles.py keeps them equal).
 MAX_BUNDLE_CHARS = 8 * 1024 * 1024
 MAX_ATTEMPTS = 20
+MAX_FEEDBACK_CHARS = 20_000
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys only an agent coder can use; a command coder passes such things in its own argv.
 _AGENT_ONLY = ("model", "max_turns")
@@ -70,6 +71,8 @@ class ComponentEntry:
     test: str
     allow: tuple[str, ...] = ()
     description: str = ""
+    designs: tuple[str, ...] = ()  # the integration child: every design doc of the context
+    feedback: str = ""  # the integration child: verify's output, attempt 1's feedback
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,17 @@ def parse_component_entry(body: Any) -> ComponentEntry:
     description = body.get("description") or ""
     if not isinstance(description, str):
         raise InputError("entry: 'description' must be a string")
-    return ComponentEntry(**fields, allow=tuple(allow), description=description)
+    designs = body.get("designs") or []
+    if not isinstance(designs, list) or not all(isinstance(path, str) for path in designs):
+        raise InputError("entry: 'designs' must be a list of paths")
+    for path in designs:
+        check_entry_path(path, "entry: 'designs'")
+    feedback = body.get("feedback") or ""
+    if not isinstance(feedback, str) or len(feedback) > MAX_FEEDBACK_CHARS:
+        raise InputError(f"entry: 'feedback' must be a string of at most {MAX_FEEDBACK_CHARS} "
+                         "characters")
+    return ComponentEntry(**fields, allow=tuple(allow), description=description,
+                          designs=tuple(designs), feedback=feedback)
 
 
 def parse_verify_entry(body: Any) -> VerifyEntry:

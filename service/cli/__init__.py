@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--manifest", help="manifest path inside the repository")
     _json(check)
 
-    sub.add_parser("demo", help="run a full local session on the bundled example")
+    demo = sub.add_parser("demo", help="run a full local session on the bundled example")
+    demo.add_argument("--waves", action="store_true",
+                      help="run the example's orders context instead: a component that needs "
+                           "another (two waves) and an integration round fixing the seam")
 
     logs = sub.add_parser("logs", help="print what a session's coders and tests printed")
     logs.add_argument("session_id")

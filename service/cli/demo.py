@@ -14,6 +14,9 @@ from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bookshop"
 CONTEXT = "catalog"
+# `ccs demo --waves`: order_book needs order (two waves), and verify fails on the merged
+# tree until an integration round fixes the seam between them (DESIGN §3b).
+WAVES_CONTEXT = "orders"
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -39,7 +42,7 @@ def prepare(workdir: Path, example: Path = EXAMPLE) -> Path:
     return repo
 
 
-def run_demo() -> int:
+def run_demo(context: str = CONTEXT) -> int:
     """Run the demo and print the branch, the commit and the test summary."""
     if importlib.util.find_spec("pytest") is None:
         print("ccs demo: the example project's tests need pytest; install it with "
@@ -50,14 +53,14 @@ def run_demo() -> int:
     repo = prepare(workdir)
     print(f"ccs demo: example project at {repo} (origin {workdir / 'origin.git'})",
           file=sys.stderr)
-    code = _run_capturing(repo)
+    code = _run_capturing(repo, context)
     elapsed = time.monotonic() - started
     print(f"ccs demo: finished in {elapsed:.1f} s; inspect it with `git -C {repo} log "
           f"--oneline --all`", file=sys.stderr)
     return code
 
 
-def _run_capturing(repo: Path) -> int:
+def _run_capturing(repo: Path, context: str = CONTEXT) -> int:
     import contextlib
     import io
 
@@ -65,7 +68,7 @@ def _run_capturing(repo: Path) -> int:
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = ccs_main(["run", CONTEXT, "--repo", str(repo), "--push", "--json",
+        code = ccs_main(["run", context, "--repo", str(repo), "--push", "--json",
                          "--no-summary"])
     body = json.loads(buffer.getvalue())
     print(f"session   {body['session']}: {body['status']}")
@@ -73,12 +76,18 @@ def _run_capturing(repo: Path) -> int:
           f"branch    {body['branch']}")
     print(f"commit    {body.get('commit') or '-'}")
     total = 0
+    waves = any(child.get("wave") for child in body["children"])
     for child in body["children"]:
         tests = child["tests"]
         total += tests["passed"]
         print(f"  {child['component']:<12} {child['status']:<10} attempts={child['attempts']} "
-              f"tests={tests['passed']} passed")
+              f"tests={tests['passed']} passed" + (f" wave={child['wave'] + 1}" if waves else ""))
     print(f"tests     {total} passed across {len(body['children'])} components")
+    integration = body.get("integration")
+    if integration:
+        changed = ", ".join(integration["changed_files"]) or "nothing"
+        print(f"integration {integration['status']} after verify failed: "
+              f"attempts={integration['attempts']} changed {changed}")
     if body.get("message"):
         print(body["message"])
     return code
@@ -86,8 +95,10 @@ def _run_capturing(repo: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m service.cli.demo`."""
-    argparse.ArgumentParser(prog="ccs demo").parse_args(argv)
-    return run_demo()
+    parser = argparse.ArgumentParser(prog="ccs demo")
+    parser.add_argument("--waves", action="store_true")
+    args = parser.parse_args(argv)
+    return run_demo(WAVES_CONTEXT if args.waves else CONTEXT)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from service.cli.progress import Progress
 from service.domain.commands import CancelSession, RetrySession, StartSession
 from service.domain.manifest import MANIFEST_PATH
 from service.domain.spend import total_usage, usage_of
-from service.domain.states import SessionStatus
+from service.domain.states import ChildKind, SessionStatus
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import SessionRecord
 
@@ -152,9 +152,9 @@ def _runtime(args: argparse.Namespace) -> Iterator[LocalRuntime]:
 
 def demo(args: argparse.Namespace) -> int:
     """`ccs demo`: a full local session on the bundled example."""
-    from service.cli.demo import run_demo
+    from service.cli.demo import CONTEXT, WAVES_CONTEXT, run_demo
 
-    return run_demo()
+    return run_demo(WAVES_CONTEXT if getattr(args, "waves", False) else CONTEXT)
 
 
 def _drive(args: argparse.Namespace, start, parallel: int | None) -> int:
@@ -235,7 +235,7 @@ def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any
     for child in children:
         entry: dict[str, Any] = {
             "component": child.component, "status": child.status, "attempts": child.attempts,
-            "message": child.message,
+            "message": child.message, "wave": int(child.spec.get("wave") or 0),
             "tests": {"passed": child.tests_passed, "failed": child.tests_failed,
                       "errors": child.tests_errors, "skipped": child.tests_skipped}}
         if usage_of(child).spent:
@@ -244,6 +244,11 @@ def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any
     total = total_usage(children)
     if total.spent:
         body["usage"] = total.to_json()
+    for row in runtime.store.children(session.id, kind=ChildKind.INTEGRATION):
+        # DESIGN §3b: what the integration round after a failing verify did.
+        body["integration"] = {"status": row.status, "attempts": row.attempts,
+                               "message": row.message,
+                               "changed_files": list(row.changed_files or [])}
     return body
 
 
@@ -256,6 +261,11 @@ def describe(body: dict[str, Any]) -> str:
                      f"attempts={child['attempts']} tests={tests['passed']} passed"
                      + (f", {tests['failed'] + tests['errors']} failed"
                         if tests["failed"] or tests["errors"] else ""))
+    integration = body.get("integration")
+    if integration:
+        changed = ", ".join(integration["changed_files"]) or "nothing"
+        lines.append(f"  {'integration':<24} {integration['status']:<10} "
+                     f"attempts={integration['attempts']} changed {changed}")
     if body.get("usage"):
         spent = body["usage"]
         lines.append(f"  spent ${spent['cost_usd']:,.2f} · {spent['input_tokens']:,} in / "

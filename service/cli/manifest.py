@@ -28,6 +28,7 @@ from service.cli.scaffold import (
     scaffold,
 )
 from service.domain.manifest import Component, Manifest, ManifestError
+from service.domain.waves import waves_in_order
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -55,6 +56,7 @@ def check(args: argparse.Namespace) -> int:
                 name: [_component_json(c) for c in components]
                 for name, components in resolved.items()
             },
+            "waves": {name: waves_of(components) for name, components in resolved.items()},
         }))
     else:
         _print_table(manifest, resolved)
@@ -171,6 +173,11 @@ def _component_json(component: Component) -> dict[str, Any]:
     return body
 
 
+def waves_of(components: list[Component]) -> list[list[str]]:
+    """Return a context's dependency waves, each in spawn order (DESIGN §3b)."""
+    return waves_in_order([c.name for c in components], {c.name: c.needs for c in components})
+
+
 def _print_table(manifest: Manifest, resolved: dict[str, list[Component]]) -> None:
     console = Console()
     if not console.is_terminal:
@@ -180,15 +187,24 @@ def _print_table(manifest: Manifest, resolved: dict[str, list[Component]]) -> No
     table = Table(title=f"{manifest.source}: {len(resolved)} contexts, {total} components",
                   title_justify="left")
     for column in ("context", "component", "priority", "design", "implementation", "test",
-                   "allow"):
+                   "allow", "needs"):
         table.add_column(column, overflow="fold", justify="right" if column == "priority"
                          else "left")
     for name, components in resolved.items():
         for component in components:
             table.add_row(name, component.name, str(component.priority), component.design,
                           component.implementation, component.test,
-                          ", ".join(component.allow))
+                          ", ".join(component.allow), ", ".join(component.needs))
     console.print(table)
+    for name, components in resolved.items():
+        waves = waves_of(components)
+        if len(waves) > 1:
+            steps = "  ".join(f"{number}) {', '.join(wave)}"
+                              for number, wave in enumerate(waves, start=1))
+            console.print(f"waves of {name}: {steps}", highlight=False, markup=False)
+    if manifest.integration:
+        console.print(f"integration: up to {manifest.integration.attempts} coder round(s) on "
+                      "the merged tree when verify fails", highlight=False, markup=False)
     coder = (f"agent {manifest.coder.agent}" if manifest.coder.agent
              else " ".join(manifest.coder.command))
     console.print(

@@ -34,6 +34,7 @@ class ComponentSpec:
     priority: int = 0
     paths: dict[str, str] = field(default_factory=dict)
     allow: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # components of the same context it runs after (§3b)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,17 @@ class ContextSpec:
     name: str
     description: str
     components: tuple[ComponentSpec, ...]
+
+    def needs(self) -> dict[str, tuple[str, ...]]:
+        """Return component name -> the names it needs, in manifest order."""
+        return {c.name: c.needs for c in self.components}
+
+
+@dataclass(frozen=True)
+class IntegrationSpec:
+    """The manifest's `integration` key (§3b): coder rounds on the merged tree."""
+
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class Component:
     implementation: str
     test: str
     allow: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
     @property
     def own_files(self) -> frozenset[str]:
@@ -89,6 +102,7 @@ class Manifest:
     contexts: dict[str, ContextSpec]
     budget: Budget | None = None
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
+    integration: IntegrationSpec | None = None
 
     def job_config(self) -> JobConfig:
         """Return the `config` the child jobs receive."""
@@ -155,7 +169,8 @@ def resolve_component(manifest: Manifest, context: ContextSpec, spec: ComponentS
                         manifest.source)
         for p in spec.allow
     )
-    return Component(context.name, spec.name, spec.priority, allow=allow, **paths)
+    return Component(context.name, spec.name, spec.priority, allow=allow, needs=spec.needs,
+                     **paths)
 
 
 def _fill(template: str, context: str, component: str, where: str, source: str) -> str:
@@ -237,6 +252,7 @@ __all__ = [
     "Component",
     "ComponentSpec",
     "ContextSpec",
+    "IntegrationSpec",
     "InvalidName",
     "Manifest",
     "ManifestError",

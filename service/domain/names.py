@@ -13,6 +13,7 @@ REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{
 SESSION_BRANCH_PREFIX = "ccs/"
 CHILD_BRANCH_PREFIX = "ccs-child/"
 STAGING_BRANCH_PREFIX = "ccs-staging/"
+WAVE_BRANCH_PREFIX = "ccs-wave/"
 OWN_REF_PREFIXES = ("ccs/", "ccs-")
 
 
@@ -72,6 +73,11 @@ def child_branch(session_id: str, component: str) -> str:
 def staging_branch(session_id: str) -> str:
     """Return the staging branch the merged tree is verified on."""
     return check_ref_name(f"{STAGING_BRANCH_PREFIX}{session_id}")
+
+
+def wave_branch(session_id: str, wave: int) -> str:
+    """Return the branch a later dependency wave starts from (DESIGN §3b)."""
+    return check_ref_name(f"{WAVE_BRANCH_PREFIX}{session_id}/{wave}")
 
 
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")

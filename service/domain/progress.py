@@ -19,8 +19,9 @@ class NextStep(StrEnum):
     NONE = "none"  # other children are still running; nothing worth telling yet
     REPORT = "report"  # a progress milestone: tell people (and check the fan-in)
     FAN_IN = "fan_in"  # every child rested: Validate, exactly once (compare-and-set)
-    FINALIZE = "finalize"  # the verify job reported: go on with Finalize
+    FINALIZE = "finalize"  # the verify or integration job reported: go on with Finalize
     BUDGET = "budget"  # the session has a budget: count the spend (and check the fan-in)
+    WAVE = "wave"  # later dependency waves wait: cancel or dispatch them (DESIGN §3b)
 
 
 def rested(counts: Mapping[str, int]) -> int:
@@ -53,10 +54,14 @@ def next_after_result(kind: ChildKind, counts: Mapping[str, int],
     child rested (two near-last ones may both answer FAN_IN: the compare-and-set keeps
     Validate to one).
     """
-    if kind == ChildKind.VERIFY:
+    if kind in (ChildKind.VERIFY, ChildKind.INTEGRATION):
         return NextStep.FINALIZE
     if all_rested(counts):
         return NextStep.FAN_IN
+    # Every child of a wave is dispatched at once, so a pending child after a result
+    # waits on an earlier wave: what rested may let it start, or cancel it.
+    if counts.get(ChildStatus.PENDING):
+        return NextStep.WAVE
     if progress_milestone(counts):
         return NextStep.REPORT
     # DESIGN §3a: a session's spend is counted at least whenever a child reports.

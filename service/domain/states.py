@@ -69,6 +69,7 @@ class ChildKind(StrEnum):
 
     COMPONENT = "component"  # one component's job
     VERIFY = "verify"  # the whole-suite verify job on the merged tree
+    INTEGRATION = "integration"  # coder rounds on the merged tree after verify failed (§3b)
 
 
 @dataclass(frozen=True)

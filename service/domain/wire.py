@@ -246,13 +246,19 @@ class ComponentEntry:
     test: str
     allow: tuple[str, ...] = field(default=())
     description: str = ""  # the context's description (the prompt's ${description})
+    # The integration child (DESIGN §3b): every design doc of the context for its prompt,
+    # and the failing verify's output as the feedback of its first attempt.
+    designs: tuple[str, ...] = field(default=())
+    feedback: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """Return the wire-format dict."""
+        """Return the wire-format dict (optional fields only when set)."""
         body = asdict(self)
         body["allow"] = list(self.allow)
-        if not self.description:
-            del body["description"]
+        body["designs"] = list(self.designs)
+        for key in ("description", "designs", "feedback"):
+            if not body[key]:
+                del body[key]
         return body
 
 
@@ -264,6 +270,7 @@ def component_entry(child: Any) -> ComponentEntry:
         child_branch=child.branch, design=spec["design"],
         implementation=spec["implementation"], test=spec["test"],
         allow=tuple(spec.get("allow") or ()), description=spec.get("description") or "",
+        designs=tuple(spec.get("designs") or ()), feedback=spec.get("feedback") or "",
     )
 
 

@@ -62,8 +62,10 @@ def carry_on(ports: Ports, session_id: str, next_step: NextStep) -> None:
     """Do what a recorded result said must follow (inline, or from a queue task)."""
     if next_step == NextStep.FINALIZE:
         advance(ports, session_id)
-    elif next_step in (NextStep.REPORT, NextStep.FAN_IN, NextStep.BUDGET):
+    elif next_step in (NextStep.REPORT, NextStep.FAN_IN, NextStep.BUDGET, NextStep.WAVE):
         if enforce_budget(ports, session_id):
             return
+        # A rested child may start the next dependency wave, or cancel what needs it.
+        spawn(ports, session_id, report=False)
         ports.reporter.session_changed(session_id)
         fan_in(ports, session_id)

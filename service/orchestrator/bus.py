@@ -10,7 +10,7 @@ from typing import Any
 from service.domain.commands import CancelSession, RecordChildResult, RetrySession, StartSession
 from service.domain.progress import NextStep
 from service.orchestrator import lifecycle
-from service.orchestrator.advance import advance, carry_on, fan_in
+from service.orchestrator.advance import advance, carry_on
 from service.orchestrator.budget import enforce_budget
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
@@ -65,7 +65,8 @@ class MessageBus:
         """Time out silent children, fan in where that rested a session; return child ids."""
         timed_out = lifecycle.time_out_silent_children(self.ports, timeout_seconds, repository)
         for session_id in dict.fromkeys(session for _, session in timed_out):
-            fan_in(self.ports, session_id)
+            # A timed-out child may cancel what needs it, or let the next wave start.
+            carry_on(self.ports, session_id, NextStep.WAVE)
         return [child for child, _ in timed_out]
 
 

@@ -10,6 +10,7 @@ from service.domain.names import InvalidName
 from service.domain.redaction import redact
 from service.domain.states import SessionMove, SessionMoves
 from service.domain.validation import Finding, attention_message
+from service.domain.waves import wave_numbers
 from service.orchestrator.errors import BadInput, UnknownSession
 from service.orchestrator.ports import (
     ChildRecord,
@@ -97,18 +98,28 @@ class Ports:
         return attention_message(session.context, findings, hint)
 
 
-def spec_of(component: Component, description: str = "") -> dict:
-    """Return what a child row keeps of its resolved component (and its context's
-    description, which the prompt shows)."""
+def spec_of(component: Component, description: str = "", wave: int = 0) -> dict:
+    """Return what a child row keeps of its resolved component (its context's description,
+    which the prompt shows, and its dependency wave)."""
     return {"context": component.context, "name": component.name,
             "priority": component.priority, "design": component.design,
             "implementation": component.implementation, "test": component.test,
-            "allow": list(component.allow), "description": description}
+            "allow": list(component.allow), "needs": list(component.needs),
+            "description": description, "wave": wave}
+
+
+def specs_of(components: list[Component], description: str) -> dict[str, dict]:
+    """Return each component's child spec, its wave counted among these components only
+    (a need left out of the session is already implemented on the base)."""
+    waves = wave_numbers({c.name: c.needs for c in components})
+    return {c.name: spec_of(c, description, waves[c.name]) for c in components}
 
 
 def component_of(child: ChildRecord) -> Component:
     """Return the resolved component a child works on."""
     spec = dict(child.spec)
-    spec.pop("description", None)
+    for extra in ("description", "wave", "designs", "feedback", "rounds"):
+        spec.pop(extra, None)
     spec["allow"] = tuple(spec.get("allow") or ())
+    spec["needs"] = tuple(spec.get("needs") or ())
     return Component(**spec)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from service.domain.manifest import Manifest
 from service.domain.spend import Usage, total_usage, usage_of
-from service.domain.states import ChildMoves, SessionMoves, SessionStatus
+from service.domain.states import ChildMoves, ChildStatus, SessionMoves, SessionStatus
 from service.domain.validation import Finding
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
+from service.orchestrator.integration import integration_row, integration_summary
 from service.orchestrator.merge import MergeConflict, finalize_message, merge_children
 from service.orchestrator.ports import ChildRecord, GitError, SessionRecord
 from service.orchestrator.verify import verified
@@ -29,6 +30,8 @@ def finalize(ports: Ports, session_id: str) -> None:
                 return
         if manifest.verify and not verified(ports, session, manifest):
             return
+        # An integration round may have replaced the merged commit.
+        session = store.session(session_id)
         url = publish(ports, session, children, manifest)
     except (BadInput, GitError) as error:
         ports.rest(session_id, SessionMoves.NEED_ATTENTION, f"finalize failed: {error}")
@@ -63,9 +66,9 @@ def publish(ports: Ports, session: SessionRecord, children: list[ChildRecord],
     ports.host.publish(session, session.merged_commit)
     if not manifest.push_pull_request:
         return None
+    body = pull_request_body(session, children, integration_row(ports, session))
     return ports.host.open_pull_request(session, f"Implement {session.context} context",
-                                        ports.redact(pull_request_body(session, children)),
-                                        manifest.draft_pull_request)
+                                        ports.redact(body), manifest.draft_pull_request)
 
 
 def _conflict(ports: Ports, session: SessionRecord, conflict: MergeConflict) -> None:
@@ -75,8 +78,10 @@ def _conflict(ports: Ports, session: SessionRecord, conflict: MergeConflict) -> 
         Finding(conflict.child.component, "merge", message)]))
 
 
-def pull_request_body(session: SessionRecord, children: list[ChildRecord]) -> str:
-    """Return the pull request description: a table of components and their tests."""
+def pull_request_body(session: SessionRecord, children: list[ChildRecord],
+                      integration: ChildRecord | None = None) -> str:
+    """Return the pull request description: a table of components and their tests, and
+    what an integration round changed."""
     lines = [f"ccs session `{session.id}` implemented the **{session.context}** context.", "",
              "| component | attempts | tests | spent |", "|---|---|---|---|"]
     for child in children:
@@ -85,6 +90,8 @@ def pull_request_body(session: SessionRecord, children: list[ChildRecord]) -> st
     total = total_usage(children)
     if total.spent:
         lines += ["", f"Spent in all: {total.summary()}."]
+    if integration is not None and integration.status == ChildStatus.SUCCEEDED:
+        lines += ["", f"**{integration_summary(integration)}** {integration.message}"]
     return "\n".join(lines) + "\n"
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 
 from service.domain.commands import StartSession
-from service.domain.manifest import Component, ManifestError
+from service.domain.manifest import Component, Manifest, ManifestError
 from service.domain.names import InvalidName, check_name, child_branch, new_session_id
 from service.domain.names import session_branch as make_session_branch
 from service.domain.states import ChildKind, ChildStatus, SessionMoves, SessionStatus
-from service.orchestrator.context import Ports, spec_of
+from service.domain.waves import missing_needs
+from service.orchestrator.context import Ports, specs_of
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import GitError, NewChild, NewSession, SessionRecord
 
@@ -39,6 +40,8 @@ def record_session(ports: Ports, command: StartSession) -> SessionRecord:
         manifest.components(command.context, components)
     except ManifestError as error:
         raise BadInput(str(error), code="unknown_context") from None
+    if components:
+        check_only(ports, manifest, command.context, components, base_sha)
     session_id = new_session_id()
     session = ports.store.add_session(NewSession(
         id=session_id, repository=command.repository, context=command.context,
@@ -53,6 +56,24 @@ def record_session(ports: Ports, command: StartSession) -> SessionRecord:
                                           "base": base_ref, "source": command.source},
                     f"recorded at base {base_sha[:12]}")
     return session
+
+
+def check_only(ports: Ports, manifest: Manifest, context: str, named: list[str],
+               base_sha: str) -> None:
+    """Raise BadInput when a named component needs one that is neither named nor already
+    implemented on the base (DESIGN §3b: `--only` pulls in nothing)."""
+    needs = manifest.context(context).needs()
+    resolved = {c.name: c for c in manifest.components(context)}
+    outside = sorted({n for name in named for n in needs[name] if n not in named})
+    sizes = ports.git.blob_sizes(base_sha, [resolved[n].implementation for n in outside])
+    implemented = [n for n in outside if sizes.get(resolved[n].implementation) is not None]
+    missing = missing_needs(needs, named, implemented)
+    if missing:
+        lines = "; ".join(f"{name} needs {', '.join(wanted)}" for name, wanted in missing.items())
+        also = sorted({n for wanted in missing.values() for n in wanted})
+        raise BadInput(f"{lines}, which is not implemented on the base ({base_sha[:12]}); name "
+                       f"it too (--only {','.join([*named, *also])}) or implement it there "
+                       "first", code="missing_needs")
 
 
 def choose_base(ports: Ports, manifest_path: str) -> str:
@@ -96,18 +117,18 @@ def ensure_children(ports: Ports, session: SessionRecord, components: list[Compo
     store = ports.store
     existing = {c.component: c for c in store.children(session.id)}
     description = ports.session_manifest(session).context(session.context).description
+    specs = specs_of(components, description)
     new = []
     for position, component in enumerate(components):
         child = existing.get(component.name)
         if child is None:
             new.append(NewChild(
                 id=secrets.token_hex(8), session_id=session.id, kind=ChildKind.COMPONENT,
-                component=component.name, position=position,
-                spec=spec_of(component, description),
+                component=component.name, position=position, spec=specs[component.name],
                 round=session.round, branch=child_branch(session.id, component.name),
                 start_sha=session.base_sha))
         elif child.status == ChildStatus.PENDING:
-            store.update_child(child.id, spec=spec_of(component, description),
+            store.update_child(child.id, spec=specs[component.name],
                                start_sha=session.base_sha, position=position)
     if new:
         store.add_children(new)

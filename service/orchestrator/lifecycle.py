@@ -13,7 +13,7 @@ from service.domain.states import (
     SessionMoves,
     SessionStatus,
 )
-from service.orchestrator.context import Ports, spec_of
+from service.orchestrator.context import Ports, specs_of
 from service.orchestrator.errors import BadInput, SessionBusy
 from service.orchestrator.ports import GitError, SessionRecord
 
@@ -32,9 +32,9 @@ def retry(ports: Ports, session_id: str, repository: str | None = None) -> bool:
     except GitError as error:
         raise BadInput(f"base {session.base_ref!r} cannot be used: {error}",
                        code="bad_base") from None
-    components = {c.name: c for c in ports.components(session, new_base)}
     manifest = ports.manifest(new_base, session.manifest_path)
-    description = manifest.context(session.context).description
+    specs = specs_of(ports.components(session, new_base),
+                     manifest.context(session.context).description)
     # A retry starts a fresh budget, read from the manifest at the new base.
     budget = manifest.budget.to_json() if manifest.budget else None
     if not ports.store.apply(SessionMoves.RETRY, session_id, base_sha=new_base,
@@ -42,14 +42,14 @@ def retry(ports: Ports, session_id: str, repository: str | None = None) -> bool:
                              budget=budget):
         raise SessionBusy(f"session {session_id} changed while retrying; try again")
     session = ports.store.session(session_id)
-    # A new round merges anew, so the merged tree must be verified anew too.
+    # A new round merges anew, so the merged tree must be verified (and integrated) anew too.
     ports.store.delete_children(session_id, kind=ChildKind.VERIFY)
+    ports.store.delete_children(session_id, kind=ChildKind.INTEGRATION)
     for child in ports.store.children(session_id):
         if ChildStatus(child.status) in CHILD_RERUN:
-            known = components.get(child.component)
-            spec = spec_of(known, description) if known else child.spec
             ports.store.apply(
-                ChildMoves.RETRY, child.id, spec=spec, round=session.round,
+                ChildMoves.RETRY, child.id, spec=specs.get(child.component, child.spec),
+                round=session.round,
                 start_sha=new_base, commit=None, attempts=0, tests_passed=0, tests_failed=0,
                 tests_errors=0, tests_skipped=0, changed_files=None, message="",
                 run_id=None, job_id=None, run_url=None, finished_at=None, cost_usd=0.0,
@@ -94,6 +94,6 @@ def time_out_silent_children(ports: Ports, timeout_seconds: int,
             ports.store.log(child.session_id, "timeout", child.component, message, ok=False)
             # A silent job may still hold a runner: stop it (its late result is a duplicate).
             ports.executor.cancel(ports.store.session(child.session_id), [child])
-            if child.kind == ChildKind.VERIFY:
+            if child.kind in (ChildKind.VERIFY, ChildKind.INTEGRATION):
                 ports.rest(child.session_id, SessionMoves.NEED_ATTENTION, message)
     return timed_out

@@ -33,6 +33,17 @@ class Merged:
 def merge_children(git: Git, base_sha: str, children: list[ChildRecord],
                    message: str) -> Merged | MergeConflict:
     """Merge each child's commit in order; squash the result into one commit on the base."""
+    chained = merge_chain(git, base_sha, children)
+    if isinstance(chained, MergeConflict):
+        return chained
+    return Merged(git.commit_tree(_tree_of(git, chained.commit), [base_sha], message))
+
+
+def merge_chain(git: Git, base_sha: str, children: list[ChildRecord]) -> Merged | MergeConflict:
+    """Merge each child's commit in order onto the base, keeping them as parents.
+
+    A later wave starts here (DESIGN §3b): its history holds the work it builds on.
+    """
     current = base_sha
     for index, child in enumerate(children):
         outcome = git.merge_tree(current, child.commit)
@@ -44,8 +55,7 @@ def merge_children(git: Git, base_sha: str, children: list[ChildRecord],
             return MergeConflict(child, outcome.conflicts, earlier)
         current = git.commit_tree(outcome.tree, [current, child.commit],
                                   f"Merge {child.component}")
-    tree = _tree_of(git, current)
-    return Merged(git.commit_tree(tree, [base_sha], message))
+    return Merged(current)
 
 
 def _tree_of(git: Git, commit: str) -> str:

@@ -250,6 +250,10 @@ class Host(Protocol):
     def set_session_branch(self, session: SessionRecord, sha: str) -> None:
         """Create the session branch at `sha`, or move it there (it has no own commits yet)."""
 
+    def start_wave(self, session: SessionRecord, wave: int, sha: str) -> None:
+        """Make `sha` (the base plus the earlier waves' work) what the jobs of dependency
+        wave `wave` check out: its wave branch (a no-op where jobs read commits directly)."""
+
     def publish(self, session: SessionRecord, sha: str) -> None:
         """Fast-forward the session branch to `sha` and push it where configured."""
 

@@ -102,8 +102,9 @@ def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
     if moved and result.succeeded and result.bundle:
         store.save_bundle(child.id, result.bundle)  # taken in by Validate, not here
     if moved:
-        store.log(session.id, "result", {"component": child.component, "status": result.status,
-                                         "commit": result.commit},
+        step = "integration" if child.kind == ChildKind.INTEGRATION else "result"
+        store.log(session.id, step, {"component": child.component, "status": result.status,
+                                     "commit": result.commit},
                   result.message, ok=result.succeeded)
     return moved
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from service.domain.states import ChildStatus, SessionStatus
+from service.domain.states import SessionStatus
 from service.orchestrator.context import Ports
+from service.orchestrator.waves import next_wave
 
 
-def spawn(ports: Ports, session_id: str) -> None:
-    """Dispatch the pending children; the executor moves each pending → dispatched by CAS."""
+def spawn(ports: Ports, session_id: str, report: bool = True) -> None:
+    """Dispatch the pending children of the next dependency wave (all of them when nothing
+    needs anything); the executor moves each pending → dispatched by CAS."""
     session = ports.store.session(session_id)
     if session.status != SessionStatus.RUNNING:
         return
-    pending = [c for c in ports.store.children(session_id) if c.status == ChildStatus.PENDING]
+    pending = next_wave(ports, session)
     if pending:
         ports.store.log(session_id, "spawn", [c.component for c in pending],
                         f"dispatching {len(pending)} child(ren)")
         ports.executor.dispatch(session, pending, ports.session_manifest(session).job_config())
-    ports.reporter.session_changed(session_id)
+    if report:
+        ports.reporter.session_changed(session_id)
 
 
 def resume_dispatch(ports: Ports, session_id: str) -> None:

@@ -9,6 +9,7 @@ from service.domain.names import staging_branch
 from service.domain.states import ChildKind, ChildMoves, ChildStatus, SessionMoves
 from service.orchestrator.context import Ports
 from service.orchestrator.errors import BadInput
+from service.orchestrator.integration import integrate
 from service.orchestrator.ports import ChildRecord, NewChild, SessionRecord
 from service.orchestrator.results import record_result
 
@@ -31,6 +32,10 @@ def verified(ports: Ports, session: SessionRecord, manifest: Manifest) -> bool:
         return False
     if row.status == ChildStatus.SUCCEEDED:
         return True
+    if row.status == ChildStatus.FAILED and manifest.integration is not None:
+        if integrate(ports, session, manifest, row):
+            return verified(ports, ports.store.session(session.id), manifest)
+        return False
     if row.status == ChildStatus.FAILED:
         hint = ports.retry_command.format(session=session.id)
         ports.rest(session.id, SessionMoves.NEED_ATTENTION,

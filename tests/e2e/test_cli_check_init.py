@@ -42,7 +42,7 @@ def test_init_then_check(tmp_path: Path) -> None:
         "context": "accounts", "name": "user_repository", "priority": 0,
         "design": "docs/design/accounts/user_repository.md",
         "implementation": "src/accounts/user_repository.py",
-        "test": "tests/accounts/test_user_repository.py", "allow": [],
+        "test": "tests/accounts/test_user_repository.py", "allow": [], "needs": [],
     }]}
 
 
@@ -94,7 +94,7 @@ def test_check_with_a_manifest_override(tmp_path: Path) -> None:
     (tmp_path / "ccs.yml").write_text((BOOKSHOP / ".github" / "ccs.yml").read_text())
     check = ccs("check", "--repo", str(tmp_path), "--manifest", "ccs.yml", "--json")
     assert check.returncode == 0, check.stderr
-    assert list(json.loads(check.stdout)["contexts"]) == ["catalog"]
+    assert list(json.loads(check.stdout)["contexts"]) == ["catalog", "orders"]
 
 
 def test_serve_on_a_fresh_machine_refuses_to_start_half_configured(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ class FakeExecutor:
                  config: JobConfig) -> None:
         """Mark the children dispatched (as a real executor does) and remember them."""
         started = [c.component for c in children if self.store.apply(
-            ChildMoves.DISPATCH, c.id, start_sha=session.base_sha, dispatched_at=now())]
+            ChildMoves.DISPATCH, c.id, dispatched_at=now())]
         if started:
             self.dispatches.append(Dispatch(session.id, started, config))
 
@@ -123,7 +123,8 @@ class FakeExecutor:
         """Return the newest session's child for `component` (or the given session's)."""
         if session_id is None:
             session_id = self.dispatches[-1].session if self.dispatches else None
-        rows = [c for c in self.store.children(session_id) if c.component == component]
+        rows = [c for c in self.store.children(session_id, kind=None)
+                if c.component == component]
         assert rows, f"no child {component!r} in session {session_id}"
         return rows[0]
 
@@ -194,13 +195,17 @@ class FakeVerifier:
 
 def manifest_text(components: dict[str, int], *, context: str = "catalog",
                   allow: dict[str, list[str]] | None = None, verify: bool = False,
-                  budget: dict | None = None) -> str:
-    """Return a manifest for one context whose components have the given priorities."""
+                  budget: dict | None = None, needs: dict[str, list[str]] | None = None,
+                  integration: int | None = None) -> str:
+    """Return a manifest for one context whose components have the given priorities (and
+    needs, DESIGN §3b; `integration` rounds need `verify`)."""
     listed = []
     for name, priority in components.items():
         entry: dict = {"name": name, "priority": priority}
         if allow and name in allow:
             entry["allow"] = allow[name]
+        if needs and name in needs:
+            entry["needs"] = needs[name]
         listed.append(entry)
     body: dict = {
         "version": 1,
@@ -212,6 +217,8 @@ def manifest_text(components: dict[str, int], *, context: str = "catalog",
         body["verify"] = {"command": ["python", "-m", "pytest", "-q"]}
     if budget:
         body["budget"] = budget
+    if integration:
+        body["integration"] = {"attempts": integration}
     return yaml.safe_dump(body, sort_keys=False)
 
 
@@ -337,10 +344,11 @@ class Project:
     def create(cls, tmp_path: Path, components: dict[str, int], *,
                allow: dict[str, list[str]] | None = None, verify: bool = False,
                database_url: str | None = None, backend: str = "git",
-               budget: dict | None = None) -> Project:
+               budget: dict | None = None, needs: dict[str, list[str]] | None = None,
+               integration: int | None = None) -> Project:
         """Make the repository (branch main, one commit) and wire the bus."""
         files = {MANIFEST: manifest_text(components, allow=allow, verify=verify,
-                                         budget=budget)}
+                                         budget=budget, needs=needs, integration=integration)}
         for name in components:
             files[f"docs/design/catalog/{name}.md"] = f"# {name}\n"
         path = tmp_path / "repo"

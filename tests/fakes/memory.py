@@ -447,6 +447,7 @@ class MemoryHost:
         self.git = git
         self.default = default
         self.published: list[tuple[str, str]] = []
+        self.waves: list[tuple[int, str]] = []
 
     def default_base(self) -> str:
         """Return the default branch."""
@@ -470,6 +471,10 @@ class MemoryHost:
         """Create or move the session branch (only ccs's own refs)."""
         assert is_own_ref(session.branch)
         self.git.set_ref(session.branch, sha)
+
+    def start_wave(self, session: Any, wave: int, sha: str) -> None:
+        """Remember which commit a wave starts from."""
+        self.waves.append((wave, sha))
 
     def publish(self, session: Any, sha: str) -> None:
         """Fast-forward the session branch; refuse when it moved outside ccs."""

@@ -70,3 +70,15 @@ def test_component_entry_has_the_wire_fields() -> None:
         "child": "abc", "component": "isbn", "context": "catalog",
         "child_branch": "ccs-child/s/isbn", "design": "d.md",
         "implementation": "src/isbn.py", "test": "tests/test_isbn.py", "allow": ["x.py"]}
+
+
+def test_a_resumed_integration_send_gets_verify_as_its_test_for_its_rounds() -> None:
+    import json
+
+    from service.adapters.github.executor import integration_config_json
+
+    session = json.dumps({"setup": None, "coder": {"command": ["c"], "timeout": 1},
+                          "test": {"command": ["t"], "timeout": 1},
+                          "verify": {"command": ["v"], "timeout": 2}, "attempts": 3})
+    body = json.loads(integration_config_json(session, {"rounds": 2}))
+    assert body["test"] == {"command": ["v"], "timeout": 2} and body["attempts"] == 2

@@ -308,3 +308,41 @@ def test_parse_blocks_rejects_duplicates_and_unclosed_fences():
         coder.parse_blocks("```python\na = 1\n")
     blocks = coder.parse_blocks("````python test\n```\n````\n~~~python\nx = 1\n~~~\n")
     assert blocks == {"test": "```\n", "implementation": "x = 1\n"}
+
+
+def test_the_orders_context_needs_and_integrates():
+    manifest = yaml.safe_load((EXAMPLE / ".github" / "ccs.yml").read_text())
+    components = {c["name"]: c for c in manifest["contexts"]["orders"]["components"]}
+    assert components["order_book"]["needs"] == ["order"]
+    assert manifest["integration"] == {"attempts": 2}
+
+
+def test_apply_seam_replaces_a_method_at_its_indentation():
+    coder = load_coder_module()
+    source = "class Book:\n    def export(self):\n        return 1\n\n    def other(self):\n" \
+             "        return 2\n"
+    fixed, names = coder.apply_seam(source, "def export(self):\n    return 3\n")
+    assert names == ["export"]
+    assert "    def export(self):\n        return 3\n" in fixed
+    assert "return 2" in fixed
+    with pytest.raises(coder.CoderError, match="lacks"):
+        coder.apply_seam(source, "def nothing():\n    return 0\n")
+
+
+def test_the_integration_coder_applies_the_seam_only_after_a_failure(repo: Path, tmp_path: Path):
+    book = repo / "src" / "orders" / "order_book.py"
+    blocks = load_coder_module().parse_blocks(
+        (repo / "docs/design/orders/order_book.md").read_text())
+    book.write_text(blocks["implementation"])
+    env = clean_env(CCS_COMPONENT="_integration", CCS_CONTEXT="orders", CCS_ATTEMPT="1",
+                    CCS_DESIGN="docs/design/orders/order.md",
+                    CCS_IMPLEMENTATION="src/orders/order.py", CCS_TEST="tests/orders/t.py")
+    feedback = tmp_path / "feedback.txt"
+    feedback.write_text("verify passed: 13 passed\n")
+    assert run_coder(repo, {**env, "CCS_FEEDBACK": str(feedback)}).returncode == 0
+    assert "o.isbn},{o.quantity}" in book.read_text()
+    feedback.write_text("verify failed: 1 failed (test_the_export_reads_back)\n")
+    done = run_coder(repo, {**env, "CCS_FEEDBACK": str(feedback)})
+    assert done.returncode == 0, done.stderr
+    assert "applied the seam of order_book.md to src/orders/order_book.py" in done.stdout
+    assert "return [order.to_line() for order in self._orders]" in book.read_text()

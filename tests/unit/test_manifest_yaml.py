@@ -137,7 +137,7 @@ def test_unknown_key_deep_inside_a_component() -> None:
     assert message.startswith(
         ".github/ccs.yml:13: contexts.accounts.components[1].prio: unknown key 'prio'"
     )
-    assert "allowed: allow, name, paths, priority" in message
+    assert "allowed: allow, name, needs, paths, priority" in message
     assert "did you mean 'priority'?" in message
 
 

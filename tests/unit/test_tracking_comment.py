@@ -65,3 +65,22 @@ def test_rendering_is_pure_and_bounded() -> None:
     assert first == render_tracking_comment(session(), children)
     assert len(first) <= MAX_BODY + 1000
     assert "more (succeeded or not shown)" in first and "**2000 of 2000 done**" in first
+
+
+def test_waves_get_a_heading_each_and_the_integration_its_line() -> None:
+    body = render_tracking_comment(session(status="finalizing"), [
+        child("order_book", "succeeded", spec={"wave": 1}),
+        child("order", "succeeded", spec={"wave": 0}),
+        child("loner", "succeeded", spec={"wave": 0}),
+        child("_integration", "running", kind="integration", attempts=1),
+        child("_verify", "failed", kind="verify"),
+    ])
+    lines = body.splitlines()
+    first, second = lines.index("**Wave 1**"), lines.index("**Wave 2**")
+    assert first < lines.index("- [x] **order** — ✅ succeeded") < second
+    assert second < lines.index("- [x] **order_book** — ✅ succeeded")
+    assert "- [ ] *integration on the merged tree (verify failed)* — 🔄 running · 1 round" in body
+    assert body.index("*integration on the merged tree") < body.index("*verify on the merged")
+    # No waves, no headings.
+    plain = render_tracking_comment(session(), [child("isbn"), child("money")])
+    assert "**Wave" not in plain

@@ -20,6 +20,7 @@ FAILURE_PATTERN = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 TAGS = {"": "implementation", "test": "test", "fix": "fix"}
+INTEGRATION = "_integration"  # the component name of ccs's integration child (DESIGN §3b)
 
 
 class CoderError(Exception):
@@ -95,6 +96,61 @@ def apply_fix(source: str, fix: str) -> tuple[str, list[str]]:
     return "\n".join(lines + appended) + "\n", sorted(fixes)
 
 
+def seam_blocks(text: str) -> list[tuple[str, str]]:
+    """Return the ```python seam <path> blocks of a Markdown text as (path, code) pairs."""
+    found = []
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        info = line.strip().removeprefix("```").split()
+        if not line.strip().startswith("```") or info[:2] != ["python", "seam"] or len(info) != 3:
+            continue
+        end = next((i for i in range(index + 1, len(lines)) if lines[i].strip() == "```"), None)
+        if end is None:
+            raise CoderError("the design doc has a seam block that is never closed")
+        found.append((info[2], "\n".join(lines[index + 1:end]) + "\n"))
+    return found
+
+
+def apply_seam(source: str, fix: str) -> tuple[str, list[str]]:
+    """Replace each function defined in `fix` with the function (or method) of that name in
+    `source`, at its indentation."""
+    try:
+        tree, fix_tree = ast.parse(source), ast.parse(fix)
+    except SyntaxError as error:
+        raise CoderError(f"cannot apply the seam block: {error}") from error
+    targets = {node.name: node for node in ast.walk(tree)
+               if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    fixes = _top_level_definitions(fix_tree)
+    missing = sorted(set(fixes) - set(targets))
+    if missing:
+        raise CoderError(f"the seam block names {', '.join(missing)}, which the file lacks")
+    lines, fix_lines = source.splitlines(), fix.splitlines()
+    for name, node in sorted(fixes.items(), key=lambda item: -targets[item[0]].lineno):
+        start, end = _span(node)
+        indent = " " * targets[name].col_offset
+        target_start, target_end = _span(targets[name])
+        lines[target_start:target_end] = [indent + line if line else line
+                                          for line in fix_lines[start:end]]
+    return "\n".join(lines) + "\n", sorted(fixes)
+
+
+def integrate(root: Path, design: Path) -> None:
+    """The integration child: apply every seam block of the context's design docs, when
+    the feedback (verify's output) reports a failure."""
+    if not feedback_shows_failure():
+        print("example coder: integration: verify reported no failure; nothing to fix")
+        return
+    for doc in sorted(design.parent.glob("*.md")):
+        for path, fix in seam_blocks(doc.read_text(encoding="utf-8")):
+            target = (root / path).resolve()
+            if not target.is_relative_to(root) or ".git" in target.relative_to(root).parts:
+                raise CoderError(f"{doc.name}: seam path {path!r} is outside the repository")
+            code, names = apply_seam(target.read_text(encoding="utf-8"), fix)
+            target.write_text(code, encoding="utf-8")
+            print(f"example coder: integration: applied the seam of {doc.name} to {path} "
+                  f"({', '.join(names)})")
+
+
 def inside_root(root: Path, variable: str) -> Path:
     """Return the path named by environment `variable`, refusing anything outside `root`."""
     value = os.environ.get(variable, "")
@@ -124,6 +180,9 @@ def run() -> None:
     """Write the implementation and test files for one component."""
     root = Path.cwd().resolve()
     design = inside_root(root, "CCS_DESIGN")
+    if os.environ.get("CCS_COMPONENT") == INTEGRATION:
+        integrate(root, design)
+        return
     implementation = inside_root(root, "CCS_IMPLEMENTATION")
     test = inside_root(root, "CCS_TEST")
     try:

@@ -25,7 +25,10 @@ class SessionWatch:
         self.store = store
         self.session: SessionRow = store.session(session_id, repository)
         self.view = LiveView()
-        self._rows: dict[str, ChildRow] = {c.id: c for c in store.children(session_id)}
+        # The integration child (DESIGN §3b) is shown like a component; verify is not.
+        shown = store.children(session_id) + store.children(session_id,
+                                                            kind=ChildKind.INTEGRATION)
+        self._rows: dict[str, ChildRow] = {c.id: c for c in shown}
         self._ordered: list[ChildRow] | None = None
         if after:
             # A resumed stream knows the phases up to `after`; poll() then hands the rest.
@@ -39,7 +42,7 @@ class SessionWatch:
 
     @property
     def children(self) -> list[ChildRow]:
-        """Return the component children in spawn order."""
+        """Return the component (and integration) children in spawn order."""
         if self._ordered is None:
             self._ordered = sorted(self._rows.values(), key=lambda c: c.position)
         return self._ordered
@@ -61,7 +64,7 @@ class SessionWatch:
             changes.add(self.view.fold(batch))
         if changes.children:
             for row in self.store.children_by_id(changes.children):
-                if row.kind == ChildKind.COMPONENT:
+                if row.kind in (ChildKind.COMPONENT, ChildKind.INTEGRATION):
                     self._rows[row.id] = row
             self._ordered = None
         if changes.session or changes.children:

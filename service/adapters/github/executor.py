@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from service.adapters.github import chunks as plan
 from service.adapters.github.client import ClientOptions, GitHubError
 from service.adapters.github.dispatch_log import FAILED, PLANNED, SENT, DispatchLog
 from service.adapters.github.repo import RepoGitHub
-from service.domain.names import staging_branch
+from service.domain.names import staging_branch, wave_branch
 from service.domain.states import ChildKind, ChildMoves, ChildStatus
 from service.domain.wire import JobConfig, VerifyEntry
 
@@ -97,12 +98,16 @@ class GitHubExecutor:
                         ref: str) -> None:
         """Dispatch the verify job for the merged tree on the staging branch `ref`."""
         config_json = plan.compact(config.to_json())
-        existing = self.dispatches.rows(session.id, session.round, ChildKind.VERIFY)
+        rows = self.dispatches.rows(session.id, session.round, ChildKind.VERIFY)
+        # After an integration round the new merged tree gets a verify row of its own.
+        existing = [r for r in rows if row.id in r.child_ids]
         if existing:
             if existing[0].state == PLANNED:
                 self._resume(session, existing[0], config_json, verify_ref=ref)
             return
-        planned = self.dispatches.plan(session.id, session.round, 0, ChildKind.VERIFY, [row.id])
+        chunk = max((r.chunk for r in rows), default=-1) + 1
+        planned = self.dispatches.plan(session.id, session.round, chunk, ChildKind.VERIFY,
+                                       [row.id])
         if planned is not None:
             entry = VerifyEntry(child=row.id, ref=ref).to_json()
             self._send(session, planned, ChildKind.VERIFY, config_json, [entry])
@@ -122,8 +127,11 @@ class GitHubExecutor:
             ref = verify_ref or staging_branch(session.id)
             entries = [VerifyEntry(child=row.child_ids[0], ref=ref).to_json()]
         else:
-            by_id = {c.id: c for c in self.store.children(session.id)}
+            by_id = {c.id: c for c in self.store.children(session.id, kind=None)}
             entries = [plan.component_entry(by_id[i]) for i in row.child_ids if i in by_id]
+            first = by_id.get(row.child_ids[0]) if row.child_ids else None
+            if first is not None and first.kind == ChildKind.INTEGRATION:
+                config_json = integration_config_json(config_json, first.spec)
         self._send(session, row, row.mode, config_json, entries)
 
     def _send(self, session: SessionRow, row: DispatchRow, mode: str, config_json: str,
@@ -133,8 +141,9 @@ class GitHubExecutor:
             self._give_up(row, "cannot dispatch: CCS_PUBLIC_URL is not set, so jobs could not "
                                "report back")
             return
-        inputs = plan.dispatch_inputs(session.id, session.branch, self.callback_url, mode,
-                                      config_json, entries, session.parallel or 8)
+        inputs = plan.dispatch_inputs(session.id, self._start_branch(session, row, mode),
+                                      self.callback_url, mode, config_json, entries,
+                                      session.parallel or 8)
         path = self.repo.path("actions", "workflows", self.workflow, "dispatches")
         body = {"ref": self.repo.default_branch(), "inputs": inputs}
         try:
@@ -198,8 +207,20 @@ class GitHubExecutor:
 
     def _mark_dispatched(self, session: SessionRow, child_ids: list[str]) -> None:
         # Before the POST: a fast job's callback must find its child active, not pending.
-        self.store.apply_to_all(ChildMoves.DISPATCH, child_ids, start_sha=session.base_sha,
-                                dispatched_at=utcnow())
+        # Each child keeps the start commit Spawn recorded (its wave's, DESIGN §3b).
+        self.store.apply_to_all(ChildMoves.DISPATCH, child_ids, dispatched_at=utcnow())
+
+    def _start_branch(self, session: SessionRow, row: DispatchRow, mode: str) -> str:
+        """Return the branch the chunk's jobs check out: the session branch, or for a later
+        dependency wave its wave branch (one wave per dispatch, DESIGN §3b)."""
+        if mode != ChildKind.COMPONENT or not row.child_ids:
+            return session.branch
+        child = self.store.child(row.child_ids[0])
+        if child.kind == ChildKind.INTEGRATION:
+            # Like verify, it works on the merged tree, which only the staging branch holds.
+            return staging_branch(session.id)
+        wave = int(child.spec.get("wave") or 0)
+        return wave_branch(session.id, wave) if wave else session.branch
 
     def _give_up(self, row: DispatchRow, reason: str) -> None:
         self.dispatches.mark(row.id, FAILED)
@@ -212,6 +233,15 @@ class GitHubExecutor:
             self.store.apply(ChildMoves.FAIL_DISPATCH, child_id,
                              message=f"{child.component}: {reason}. Retry with `/ccs retry` "
                                           "once it is fixed.", finished_at=utcnow())
+
+
+def integration_config_json(config_json: str, spec: dict[str, Any]) -> str:
+    """Return the integration job's config from the session's: verify is its test, for the
+    rounds its spec records (a resumed send is handed the session's config)."""
+    body = json.loads(config_json)
+    body["test"] = body.get("verify")
+    body["attempts"] = int(spec.get("rounds") or body.get("attempts") or 1)
+    return plan.compact(body)
 
 
 def _run_from_details(answer: Any) -> tuple[int, str | None] | None:

@@ -9,7 +9,7 @@ from service.adapters.github.executor import GitHubExecutor
 from service.adapters.github.mirror import Mirror
 from service.adapters.github.repo import RepoGitHub
 from service.domain.bundles import BadBundle, header_problem, read_header
-from service.domain.names import CHILD_BRANCH_PREFIX, is_own_ref, staging_branch
+from service.domain.names import CHILD_BRANCH_PREFIX, is_own_ref, staging_branch, wave_branch
 from service.domain.states import ChildStatus
 from service.domain.wire import JobConfig
 
@@ -86,6 +86,14 @@ class GitHubHost:
             # Finalize, and a retry moves it to the base's new head.
             path = self.repo.path("git", "refs", f"heads/{session.branch}")
             self.repo.client.write("PATCH", path, {"sha": sha, "force": True})
+
+    def start_wave(self, session: SessionRow, wave: int, sha: str) -> None:
+        """Push the commit a later wave starts from to its wave branch (ccs's own: forced,
+        with a lease on what was there a moment ago)."""
+        branch = wave_branch(session.id, wave)
+        current = self.mirror.remote_head(branch)
+        if current != sha:
+            self.mirror.push(sha, branch, lease=current)
 
     def publish(self, session: SessionRow, sha: str) -> None:
         """Push `sha` from the mirror to the session branch, fast-forward only."""

@@ -45,11 +45,21 @@ def child_line(child: Any) -> str:
 
 
 def verify_line(row: Any) -> str:
-    """Return the checklist line of the merged-tree verify job."""
+    """Return the checklist line of the merged-tree verify job (or the integration child)."""
     done = "x" if row.status == "succeeded" else " "
     link = f" · [job]({row.run_url})" if row.run_url else ""
     state = f"{ICONS.get(row.status, '')} {row.status}"
+    if getattr(row, "kind", None) == ChildKind.INTEGRATION:
+        rounds = f" · {row.attempts} round{'s' if row.attempts != 1 else ''}" if (
+            row.attempts) else ""
+        return (f"- [{done}] *integration on the merged tree (verify failed)* — "
+                f"{state}{rounds}{link}")
     return f"- [{done}] *verify on the merged tree* — {state}{link}"
+
+
+def wave_of(child: Any) -> int:
+    """Return a component's dependency wave (DESIGN §3b), 0 when it needs nothing."""
+    return int((getattr(child, "spec", None) or {}).get("wave") or 0)
 
 
 def render_tracking_comment(session: Any, children: list[Any],
@@ -59,7 +69,9 @@ def render_tracking_comment(session: Any, children: list[Any],
         return getattr(child, "kind", ChildKind.COMPONENT)
 
     components = [c for c in children if kind(c) == ChildKind.COMPONENT]
-    verify = [c for c in children if kind(c) == ChildKind.VERIFY]
+    # Integration first: it ran on the tree the (failed) first verify judged.
+    verify = ([c for c in children if kind(c) == ChildKind.INTEGRATION]
+              + [c for c in children if kind(c) == ChildKind.VERIFY])
     done = sum(1 for c in components if c.status in TERMINAL)
     head = [marker(session.id),
             f"### ccs · `{session.context}` — {HEADLINES.get(session.status, session.status)}",
@@ -95,9 +107,20 @@ def _ending(session: Any, retry_command: str) -> list[str]:
 
 
 def _fit(components: list[Any], budget: int) -> list[str]:
-    """Return one line per component, or (for huge sessions) the unfinished ones and a count."""
+    """Return one line per component (under a heading per dependency wave when there are
+    waves), or (for huge sessions) the unfinished ones and a count."""
     lines = [child_line(c) for c in components]
-    if sum(len(line) + 1 for line in lines) <= budget:
+    if any(wave_of(c) for c in components):
+        by_wave = sorted(zip(components, lines, strict=True), key=lambda pair: wave_of(pair[0]))
+        grouped: list[str] = []
+        for child, line in by_wave:
+            heading = f"**Wave {wave_of(child) + 1}**"
+            if heading not in grouped:
+                grouped.append(heading)
+            grouped.append(line)
+        if sum(len(line) + 1 for line in grouped) <= budget:
+            return grouped
+    elif sum(len(line) + 1 for line in lines) <= budget:
         return lines
     kept, hidden, used = [], 0, 0
     for line, child in zip(lines, components, strict=False):

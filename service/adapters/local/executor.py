@@ -83,9 +83,9 @@ class LocalExecutor:
         if self._pool is None:
             workers = max(1, self.default_parallel or session.parallel or 1)
             self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccs-child")
+        # Each child keeps the start commit Spawn recorded (its wave's, DESIGN §3b).
         moved = set(self.store.apply_to_all(
-            ChildMoves.DISPATCH, [c.id for c in children], start_sha=session.base_sha,
-            dispatched_at=utcnow()))
+            ChildMoves.DISPATCH, [c.id for c in children], dispatched_at=utcnow()))
         # Submit in spawn order: the pool starts them first come, first served.
         for child in children:
             if child.id in moved:
@@ -156,7 +156,7 @@ class LocalExecutor:
             plan = self._sandbox(session)
             # A checkout with a .git of its own: nothing the coder plants there reaches
             # the user's repository or runs as ccs (DESIGN §8).
-            self.repo.add_checkout(checkout, session.base_sha)
+            self.repo.add_checkout(checkout, child.start_sha or session.base_sha)
             self.store.apply(ChildMoves.START, child.id)
             if self._stopping.is_set():
                 return failed_result(child, "cancelled before it started")

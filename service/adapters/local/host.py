@@ -53,6 +53,9 @@ class LocalHost:
         if current != sha:
             self.repo.set_branch(session.branch, sha, expected_old=current)
 
+    def start_wave(self, session: SessionRecord, wave: int, sha: str) -> None:
+        """Nothing to do: a child's clone borrows this repository's objects, commits and all."""
+
     def publish(self, session: SessionRecord, sha: str) -> None:
         """Fast-forward the session branch to `sha`; push it when the session asked to."""
         current = self.repo.branch_sha(session.branch)

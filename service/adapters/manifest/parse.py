@@ -21,6 +21,7 @@ from service.domain.manifest import (
     Component,
     ComponentSpec,
     ContextSpec,
+    IntegrationSpec,
     Manifest,
     ManifestError,
     SandboxSpec,
@@ -30,6 +31,7 @@ from service.domain.manifest import (
 )
 from service.domain.names import NAME_PATTERN, InvalidName, check_name, check_ref_name
 from service.domain.spend import Budget
+from service.domain.waves import describe_cycle, find_cycle
 from service.domain.wire import CoderSpec, CommandSpec
 
 __all__ = ["MAX_NODES", "dotted", "load_manifest", "manifest_schema", "parse_manifest"]
@@ -44,7 +46,6 @@ DEFAULT_ATTEMPTS = 3
 DEFAULT_PARALLEL = 8
 # The same tokens the child runner substitutes (action/commands.py): `{{`, `}}`, `{name}`.
 _COMMAND_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 
 
 def load_manifest(repo: Path, manifest_path: str | None = None) -> Manifest:
@@ -78,13 +79,6 @@ def parse_manifest(text: str, source: str = MANIFEST_PATH) -> Manifest:
     return manifest
 
 
-
-
-
-
-
-
-
 def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
     """Turn schema-valid data into a Manifest; check names, commands and templates."""
     base = data.get("base")
@@ -105,6 +99,9 @@ def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
     except InvalidName as error:
         lines.fail(_first_bad_name(data), str(error))
     coder = data["coder"]
+    if "integration" in data and "verify" not in data:
+        lines.fail(("integration",), "runs only when `verify` fails on the merged tree; add a "
+                   "`verify` command or remove `integration`")
     return Manifest(
         source=lines.source,
         base=base,
@@ -121,6 +118,7 @@ def _build(data: dict[str, Any], lines: LineMap) -> Manifest:
         contexts=contexts,
         budget=_budget(data),
         sandbox=_sandbox(data.get("sandbox", True), lines),
+        integration=IntegrationSpec(**data["integration"]) if "integration" in data else None,
     )
 
 
@@ -189,9 +187,28 @@ def _context(name: str, body: dict[str, Any], lines: LineMap) -> ContextSpec:
             priority=item.get("priority", 0),
             paths=overrides,
             allow=tuple(item.get("allow", ())),
+            needs=tuple(item.get("needs", ())),
         ))
+    _check_needs(name, components, lines)
     return ContextSpec(name=name, description=body.get("description", ""),
                        components=tuple(components))
+
+
+def _check_needs(context: str, components: list[ComponentSpec], lines: LineMap) -> None:
+    """Reject a `needs` that names no component of the context, or that closes a cycle."""
+    position = {c.name: index for index, c in enumerate(components)}
+    for spec in components:
+        for index, need in enumerate(spec.needs):
+            if need not in position:
+                lines.fail(("contexts", context, "components", position[spec.name], "needs",
+                            index),
+                           f"{spec.name} needs {need!r}, which is not a component of context "
+                           f"{context!r}; it has: {', '.join(sorted(position))}")
+    cycle = find_cycle({c.name: c.needs for c in components})
+    if cycle:
+        lines.fail(("contexts", context, "components", position[cycle[0]], "needs"),
+                   f"dependency cycle: {describe_cycle(cycle)}; a component can run only "
+                   "after what it needs, so remove one of these needs")
 
 
 def _first_bad_name(data: dict[str, Any]) -> KeyPath:

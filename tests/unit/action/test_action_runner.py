@@ -249,6 +249,8 @@ def test_sigterm_cancels_and_still_writes_a_failed_result(checkout, tmp_path) ->
     (json.dumps(ENTRY), json.dumps({"attempts": 1, "coder": None, "test": None}),
      "needs both 'coder' and 'test'"),
     ("@/no/such/file.json", "{}", "entry: cannot read"),
+    (json.dumps({**ENTRY, "designs": ["../secret.md"]}), "{}", "entry: 'designs'"),
+    (json.dumps({**ENTRY, "feedback": 3}), "{}", "entry: 'feedback' must be a string"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(checkout, entry, cfg, complaint) -> None:
     done = subprocess.run(
@@ -272,3 +274,29 @@ def test_entry_and_config_may_come_from_files(checkout, tmp_path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(result_file.read_text())["status"] == "succeeded"
+
+
+def test_an_integration_entry_starts_from_its_feedback_and_reads_every_design(
+        checkout, tmp_path) -> None:
+    (checkout / "docs").mkdir()
+    (checkout / "docs" / "hasher.md").write_text("hash design\n")
+    (checkout / "docs" / "store.md").write_text("store design\n")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "designs")
+    seen = tmp_path / "seen.txt"
+    argv = coder(tmp_path, f"""
+feedback = pathlib.Path(os.environ['CCS_FEEDBACK']).read_text()
+prompt = pathlib.Path(os.environ['CCS_PROMPT']).read_text()
+pathlib.Path({str(seen)!r}).write_text(feedback + '|' + prompt)
+pathlib.Path('src/hasher.py').write_text('VALUE = 2\\n')
+""")
+    entry = {**ENTRY, "component": "_integration", "designs": ["docs/hasher.md", "docs/store.md"],
+             "feedback": "verify failed: 1 failed (test_seam)\n"}
+    done, body = run_action(checkout, config(argv, attempts=2), entry)
+    assert body["status"] == "succeeded" and body["attempts"] == 1, done.stderr
+    feedback, prompt = seen.read_text().split("|", 1)
+    assert feedback == "verify failed: 1 failed (test_seam)\n"
+    assert "hash design" in prompt and "store design" in prompt
+    assert "verify failed: 1 failed (test_seam)" in prompt
+
+

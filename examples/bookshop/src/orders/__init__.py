@@ -1,0 +1,1 @@
+"""The bookshop's orders: one order line and the book of orders (written by ccs children)."""
