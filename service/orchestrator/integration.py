@@ -15,7 +15,7 @@ from service.domain.wire import JobConfig
 from service.orchestrator.context import Ports
 from service.orchestrator.merge import finalize_message
 from service.orchestrator.ports import ChildRecord, NewChild, SessionRecord
-from service.orchestrator.validate import child_facts
+from service.orchestrator.validate import child_facts, receive_bundles
 
 INTEGRATION_ROW = "_integration"  # not a valid component name, so it never collides with one
 
@@ -94,6 +94,11 @@ def _take(ports: Ports, session: SessionRecord, manifest: Manifest, row: ChildRe
           verify: ChildRecord) -> bool:
     """Check the integration's changes, then make its tree the merged commit."""
     assert session.base_sha is not None and row.commit is not None
+    # Its job's commit travels as a bundle (DESIGN §6a), like a component's.
+    refused = receive_bundles(ports, session, [row])
+    if refused:
+        ports.rest(session.id, SessionMoves.NEED_ATTENTION, ports.attention(session, refused))
+        return False
     ports.host.prepare_children(session, [row])
     facts = child_facts(ports.git, row)
     ports.store.update_child(row.id, changed_files=list(facts.changed_files))

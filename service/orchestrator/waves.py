@@ -9,7 +9,7 @@ from service.domain.waves import cancel_message, ready_wave, to_cancel
 from service.orchestrator.context import Ports
 from service.orchestrator.merge import MergeConflict, merge_chain
 from service.orchestrator.ports import ChildRecord, SessionRecord
-from service.orchestrator.validate import child_facts
+from service.orchestrator.validate import child_facts, receive_bundles
 
 
 def wave_of(child: ChildRecord) -> int:
@@ -75,9 +75,13 @@ def _start_commit(ports: Ports, session: SessionRecord,
                   earlier: list[ChildRecord]) -> str | None:
     """Return the base with `earlier` merged in; None after failing one that breaks a rule."""
     assert session.base_sha is not None
+    # The earlier jobs' commits travel as bundles (DESIGN §6a): take them in first.
+    refused = {finding.component for finding in receive_bundles(ports, session, earlier)}
     ports.host.prepare_children(session, earlier)
-    failed = False
+    failed = bool(refused)
     for child in earlier:
+        if child.component in refused:
+            continue
         findings = validate_child(child_facts(ports.git, child))
         if findings:
             ports.store.apply(ChildMoves.FAIL_VALIDATION, child.id,
