@@ -38,26 +38,19 @@ def milestone_step(total: int) -> int:
     return max(1, math.ceil(total / PROGRESS_EDITS))
 
 
-def progress_milestone(counts: Mapping[str, int]) -> bool:
-    """Return True when the counts are worth a progress report: every ~N/PROGRESS_EDITS
-    rested children, and when the last one rests."""
-    total, done = sum(counts.values()), rested(counts)
-    return done % milestone_step(total) == 0 or done == total
+def next_after(kind: ChildKind, done: int, total: int, budgeted: bool = False) -> NextStep:
+    """Return what follows an accepted result, given how many of the session's `total`
+    component children rest (`done`), the result's own child included.
 
-
-def next_after_result(kind: ChildKind, counts: Mapping[str, int],
-                      budgeted: bool = False) -> NextStep:
-    """Return what follows an accepted result, given the component children's counts.
-
-    Counted after the result's own commit, so the last result to commit always sees every
-    child rested (two near-last ones may both answer FAN_IN: the compare-and-set keeps
-    Validate to one).
+    Counted in the result's own write, in turns on the session row, so the last result to
+    be written always sees every child rested (and the compare-and-set keeps Validate to
+    one in any case).
     """
     if kind == ChildKind.VERIFY:
         return NextStep.FINALIZE
-    if all_rested(counts):
+    if done == total:
         return NextStep.FAN_IN
-    if progress_milestone(counts):
+    if done % milestone_step(total) == 0:
         return NextStep.REPORT
     # DESIGN §3a: a session's spend is counted at least whenever a child reports.
     return NextStep.BUDGET if budgeted else NextStep.NONE

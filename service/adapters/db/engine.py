@@ -17,12 +17,16 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        # No pre-ping: a SQLite file "connection" cannot go stale.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping either (it was a round trip per checkout, a third of a callback's): a
+    # connection is recycled before servers or proxies drop idle ones, and when the server
+    # went away anyway the failing statement's disconnect error makes SQLAlchemy discard
+    # the whole pool, so only that one transaction fails (its task or job retries it).
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=600,
+                         pool_use_lifo=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

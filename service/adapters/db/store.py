@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.adapters.db.child_results import ChildResults, as_text
 from service.adapters.db.models import (
     ChildRow,
     InteractionRow,
@@ -23,12 +24,12 @@ from service.adapters.db.models import (
 from service.adapters.db.service_queries import ServiceQueries
 from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
-from service.orchestrator.ports import NewChild, NewSession, NotFound
+from service.orchestrator.ports import ChildFinish, Finished, NewChild, NewSession, NotFound
 
-__all__ = ["NotFound", "Store"]
+__all__ = ["ChildFinish", "Finished", "NotFound", "Store"]
 
 
-class Store(ServiceQueries):
+class Store(ServiceQueries, ChildResults):
     """Reads and writes sessions; every session read is scoped by repository."""
 
     def __init__(self, engine: Engine) -> None:
@@ -157,10 +158,12 @@ class Store(ServiceQueries):
         dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
                           else sqlite_insert)
         with self.unit() as db:
-            inserted = set(db.execute(
+            inserted = db.execute(
                 dialect_insert(ChildRow.__table__).on_conflict_do_nothing()
-                .returning(ChildRow.component), rows).scalars())
-        return {row["component"] for row in rows} - inserted
+                .returning(ChildRow.component, ChildRow.session_id, ChildRow.kind), rows).all()
+            # Every new child is pending: not at rest.
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in inserted], 1)
+        return {row["component"] for row in rows} - {r.component for r in inserted}
 
     def children(self, session_id: str, kind: str | None = "component") -> list[ChildRow]:
         """Return the session's children in spawn order."""
@@ -178,13 +181,17 @@ class Store(ServiceQueries):
             raise NotFound(f"no child {child_id!r}")
         return row
 
-    def child_with_session(self, child_id: str) -> tuple[ChildRow, SessionRow]:
-        """Return the child and its session in one round trip."""
+    def child_with_session(self, child_id: str) -> tuple[Any, Any]:
+        """Return the child and its session in one round trip (plain records: columns only,
+        no ORM objects, a statement compiled once)."""
         with self.unit() as db:
-            found = db.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
+            found = db.connection().execute(_CHILD_WITH_SESSION,
+                                            {"child_id": child_id}).first()
         if found is None:
             raise NotFound(f"no child {child_id!r}")
-        return found[0], found[1]
+        values = found._mapping
+        return (SimpleNamespace(**{name: values[f"c_{name}"] for name in _CHILD_NAMES}),
+                SimpleNamespace(**{name: values[f"s_{name}"] for name in _SESSION_NAMES}))
 
     def _move_child(self, move: ChildMove, child_id: str, fields: dict[str, Any]) -> bool:
         sources = tuple(sorted(s.value for s in move.sources))
@@ -195,12 +202,15 @@ class Store(ServiceQueries):
                 update(ChildRow.__table__)
                 .where(ChildRow.id == bindparam("child_id"), ChildRow.status.in_(sources))
                 .values(status=move.target.value, updated_at=bindparam("at_"),
-                        **{name: bindparam(f"{name}_") for name in fields})))
+                        **{name: bindparam(f"{name}_") for name in fields})
+                .returning(ChildRow.session_id, ChildRow.kind)))
         params = {f"{name}_": value for name, value in fields.items()}
         with self.unit() as db:
-            result = db.connection().execute(statement, {"child_id": child_id,
-                                                         "at_": utcnow(), **params})
-        return result.rowcount == 1
+            connection = db.connection()
+            moved = connection.execute(statement, {"child_id": child_id, "at_": utcnow(),
+                                                   **params}).all()
+            self.shift_active(connection, moved, move.active_change)
+        return len(moved) == 1
 
     def apply_to_all(self, move: ChildMove, child_ids: list[str], **fields: Any) -> list[str]:
         """Make the named move on many children at once (one compare-and-set); return the
@@ -213,15 +223,21 @@ class Store(ServiceQueries):
                 .where(ChildRow.id.in_(child_ids),
                        ChildRow.status.in_([s.value for s in move.sources]))
                 .values(status=move.target.value, updated_at=utcnow(), **fields)
-                .returning(ChildRow.id)
-            ).scalars().all()
-        return list(moved)
+                .returning(ChildRow.id, ChildRow.session_id, ChildRow.kind)
+            ).all()
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in moved],
+                              move.active_change)
+        return [r.id for r in moved]
 
     def delete_children(self, session_id: str, kind: str) -> None:
         """Delete the session's children of one kind (a verify row a retry starts afresh)."""
         with self.unit() as db:
-            db.execute(delete(ChildRow).where(ChildRow.session_id == session_id,
-                                              ChildRow.kind == kind))
+            gone = db.execute(delete(ChildRow).where(ChildRow.session_id == session_id,
+                                                     ChildRow.kind == kind)
+                              .returning(ChildRow.session_id, ChildRow.kind,
+                                         ChildRow.status)).all()
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in gone
+                                                if not ChildStatus(r.status).is_terminal], -1)
 
     def update_child(self, child_id: str, **fields: Any) -> None:
         """Set fields on a child without changing its status."""
@@ -284,7 +300,8 @@ class Store(ServiceQueries):
         """Record one step's command and result in the session's interaction log."""
         with self.unit() as db:
             db.connection().execute(_LOG, {"session_id": session_id, "step": step,
-                                           "command": _text(command), "result": _text(result),
+                                           "command": as_text(command),
+                                           "result": as_text(result),
                                            "ok": ok, "created_at": utcnow()})
 
     def interactions(self, session_id: str) -> list[InteractionRow]:
@@ -313,9 +330,14 @@ class Store(ServiceQueries):
         return inserted is not None
 
 
-_CHILD_WITH_SESSION = (select(ChildRow, SessionRow)
-                       .join(SessionRow, SessionRow.id == ChildRow.session_id)
-                       .where(ChildRow.id == bindparam("child_id")))
+_CHILD_NAMES = tuple(column.key for column in ChildRow.__table__.columns)
+_SESSION_NAMES = tuple(column.key for column in SessionRow.__table__.columns)
+_CHILD_WITH_SESSION = (
+    select(*[column.label(f"c_{column.key}") for column in ChildRow.__table__.columns],
+           *[column.label(f"s_{column.key}") for column in SessionRow.__table__.columns])
+    .join_from(ChildRow.__table__, SessionRow.__table__,
+               SessionRow.__table__.c.id == ChildRow.__table__.c.session_id)
+    .where(ChildRow.__table__.c.id == bindparam("child_id")))
 _LOG = insert(InteractionRow.__table__)
 
 
@@ -323,8 +345,3 @@ def round_cost(value: Any) -> float:
     """Return a summed cost as dollars to the micro-dollar (float sums drift)."""
     return round(float(value or 0), 6)
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
