@@ -52,13 +52,12 @@ class ChildResults:
     engine: Any
     _statements: dict[tuple, Any]
 
-    def unit(self) -> Any: ...  # provided by Store
+    def connect(self) -> Any: ...  # provided by Store
 
     def finish_child(self, finish: ChildFinish) -> Finished:
         """Record the token id, make the move and log it, and count what is still active."""
         params = _params(finish)
-        with self.unit() as db:
-            connection = db.connection()
+        with self.connect() as connection:
             if self.engine.dialect.name == "postgresql":
                 row = connection.execute(self._statement(finish), params).one()
                 return Finished(bool(row.fresh), bool(row.moved), row.active or 0,
@@ -68,9 +67,8 @@ class ChildResults:
     def _finish_stepwise(self, connection: Any, finish: ChildFinish,
                          params: dict[str, Any]) -> Finished:
         if finish.token is not None:
-            fresh = connection.execute(
-                sqlite_insert(TOKENS).on_conflict_do_nothing().returning(TOKENS.c.jti),
-                {"jti": params["jti_"], "expires_at": params["expires_"]}).first()
+            fresh = connection.execute(_TOKEN_ONCE, {"jti": params["jti_"],
+                                                     "expires_at": params["expires_"]}).first()
             if fresh is None:
                 return Finished(False, False, 0, 0)
         moved = connection.execute(self._statement(finish, returning_only=True),
@@ -80,10 +78,8 @@ class ChildResults:
         connection.execute(insert(LOG), _log_values(params))
         if moved.kind != COMPONENT:
             return Finished(True, True, 0, 0)
-        active = connection.execute(_SHIFT_RETURNING, {"sid_": moved.session_id,
-                                                       "by_": -1}).scalar_one()
-        total = connection.execute(_TOTAL, {"sid_": moved.session_id}).scalar_one()
-        return Finished(True, True, active, total)
+        counted = connection.execute(_COUNTED, {"sid_": moved.session_id, "by_": -1}).one()
+        return Finished(True, True, counted.active_children, counted.total)
 
     def _statement(self, finish: ChildFinish, returning_only: bool = False) -> Any:
         key = ("finish", finish.move.name, tuple(sorted(finish.fields)),
@@ -172,6 +168,8 @@ _FRESH = (postgresql_insert(TOKENS)
           .on_conflict_do_nothing().returning(TOKENS.c.jti).cte("fresh"))
 _SHIFT = (update(SESSIONS).where(SESSIONS.c.id == bindparam("sid_"))
           .values(active_children=SESSIONS.c.active_children + bindparam("by_")))
-_SHIFT_RETURNING = _SHIFT.returning(SESSIONS.c.active_children)
-_TOTAL = select(func.count()).where(CHILDREN.c.session_id == bindparam("sid_"),
-                                    CHILDREN.c.kind == COMPONENT)
+_COUNTED = _SHIFT.returning(
+    SESSIONS.c.active_children,
+    select(func.count()).where(CHILDREN.c.session_id == bindparam("sid_"),
+                               CHILDREN.c.kind == COMPONENT).scalar_subquery().label("total"))
+_TOKEN_ONCE = sqlite_insert(TOKENS).on_conflict_do_nothing().returning(TOKENS.c.jti)

@@ -9,7 +9,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,14 +44,27 @@ class Store(ServiceQueries, ChildResults):
     def unit(self) -> Iterator[Session]:
         """Yield a database session that commits on success and rolls back on error.
 
-        Inside `atomic()` (same thread) it joins that transaction instead.
+        Inside `atomic()` (same thread) it joins that transaction instead (and flushes at
+        the end of the block, so plain statements that follow see what it wrote).
         """
-        joined = getattr(self._local, "db", None)
+        joined: _Atomic | None = getattr(self._local, "atomic", None)
         if joined is not None:
-            yield joined
+            yield joined.session
+            joined.session.flush()
             return
         with self._sessions.begin() as db:
             yield db
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Yield a plain connection in a transaction (the atomic block's, if any): for the
+        hot paths' compiled statements, without the ORM session's bookkeeping."""
+        joined: _Atomic | None = getattr(self._local, "atomic", None)
+        if joined is not None:
+            yield joined.connection
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -60,15 +73,16 @@ class Store(ServiceQueries, ChildResults):
         Commits when the block ends, rolls back if it raises. A request handler uses it to
         pay for one commit (and, on SQLite, one turn at the write lock) instead of several.
         """
-        if getattr(self._local, "db", None) is not None:
+        if getattr(self._local, "atomic", None) is not None:
             yield
             return
-        with self._sessions.begin() as db:
-            self._local.db = db
+        with self.engine.begin() as connection:
+            self._local.atomic = joined = _Atomic(connection)
             try:
                 yield
             finally:
-                self._local.db = None
+                self._local.atomic = None
+                joined.close()
 
     # Sessions -----------------------------------------------------------------------
 
@@ -184,9 +198,8 @@ class Store(ServiceQueries, ChildResults):
     def child_with_session(self, child_id: str) -> tuple[Any, Any]:
         """Return the child and its session in one round trip (plain records: columns only,
         no ORM objects, a statement compiled once)."""
-        with self.unit() as db:
-            found = db.connection().execute(_CHILD_WITH_SESSION,
-                                            {"child_id": child_id}).first()
+        with self.connect() as connection:
+            found = connection.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
         if found is None:
             raise NotFound(f"no child {child_id!r}")
         values = found._mapping
@@ -205,8 +218,7 @@ class Store(ServiceQueries, ChildResults):
                         **{name: bindparam(f"{name}_") for name in fields})
                 .returning(ChildRow.session_id, ChildRow.kind)))
         params = {f"{name}_": value for name, value in fields.items()}
-        with self.unit() as db:
-            connection = db.connection()
+        with self.connect() as connection:
             moved = connection.execute(statement, {"child_id": child_id, "at_": utcnow(),
                                                    **params}).all()
             self.shift_active(connection, moved, move.active_change)
@@ -298,8 +310,8 @@ class Store(ServiceQueries, ChildResults):
 
     def log(self, session_id: str, step: str, command: Any, result: Any, ok: bool = True) -> None:
         """Record one step's command and result in the session's interaction log."""
-        with self.unit() as db:
-            db.connection().execute(_LOG, {"session_id": session_id, "step": step,
+        with self.connect() as connection:
+            connection.execute(_LOG, {"session_id": session_id, "step": step,
                                            "command": as_text(command),
                                            "result": as_text(result),
                                            "ok": ok, "created_at": utcnow()})
@@ -325,9 +337,29 @@ class Store(ServiceQueries, ChildResults):
             statement = self._statements.setdefault(key, (
                 dialect_insert(table).on_conflict_do_nothing()
                 .returning(next(iter(table.primary_key.columns)))))
-        with self.unit() as db:
-            inserted = db.connection().execute(statement, values).first()
+        with self.connect() as connection:
+            inserted = connection.execute(statement, values).first()
         return inserted is not None
+
+
+class _Atomic:
+    """One atomic() block: its connection, and an ORM session on it made when needed."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """Return the block's ORM session (joined to its transaction, never committing it)."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def close(self) -> None:
+        """Close the ORM session (the connection's transaction is the block's to end)."""
+        if self._session is not None:
+            self._session.close()
 
 
 _CHILD_NAMES = tuple(column.key for column in ChildRow.__table__.columns)
