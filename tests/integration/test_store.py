@@ -200,3 +200,17 @@ def test_the_inbox_keeps_an_event_until_its_effect_is_recorded(store: Store) -> 
     assert store.pending_events(utcnow() + timedelta(minutes=1)) == []
     assert store.record_event("d-3", "ping", None) == "new"  # nothing to do: done at once
     assert store.record_event("d-3", "ping", None) == "done"
+
+
+def test_the_quick_head_check_agrees_with_alembic(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from service.adapters.db.engine import alembic_config, at_head, head_revision
+
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    assert head_revision() == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = make_engine(url)
+    assert not at_head(engine)  # a new file: migrate
+    upgrade(url, engine)
+    assert at_head(engine)
+    engine.dispose()
