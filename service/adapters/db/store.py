@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from service.adapters.db.child_results import ChildResults, as_text
 from service.adapters.db.models import (
@@ -22,6 +21,7 @@ from service.adapters.db.models import (
     utcnow,
 )
 from service.adapters.db.service_queries import ServiceQueries
+from service.adapters.db.transactions import Transactions
 from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
 from service.orchestrator.ports import ChildFinish, Finished, NewChild, NewSession, NotFound
@@ -29,7 +29,7 @@ from service.orchestrator.ports import ChildFinish, Finished, NewChild, NewSessi
 __all__ = ["ChildFinish", "Finished", "NotFound", "Store"]
 
 
-class Store(ServiceQueries, ChildResults):
+class Store(Transactions, ServiceQueries, ChildResults):
     """Reads and writes sessions; every session read is scoped by repository."""
 
     def __init__(self, engine: Engine) -> None:
@@ -39,50 +39,6 @@ class Store(ServiceQueries, ChildResults):
         # Prepared statements of the hot paths by shape: building an UPDATE of a dozen
         # columns cost more CPU than running it (SQLite, bench/service_load.py).
         self._statements: dict[tuple, Any] = {}
-
-    @contextmanager
-    def unit(self) -> Iterator[Session]:
-        """Yield a database session that commits on success and rolls back on error.
-
-        Inside `atomic()` (same thread) it joins that transaction instead (and flushes at
-        the end of the block, so plain statements that follow see what it wrote).
-        """
-        joined: _Atomic | None = getattr(self._local, "atomic", None)
-        if joined is not None:
-            yield joined.session
-            joined.session.flush()
-            return
-        with self._sessions.begin() as db:
-            yield db
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """Yield a plain connection in a transaction (the atomic block's, if any): for the
-        hot paths' compiled statements, without the ORM session's bookkeeping."""
-        joined: _Atomic | None = getattr(self._local, "atomic", None)
-        if joined is not None:
-            yield joined.connection
-            return
-        with self.engine.begin() as connection:
-            yield connection
-
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """Run every store call this thread makes inside the block in ONE transaction.
-
-        Commits when the block ends, rolls back if it raises. A request handler uses it to
-        pay for one commit (and, on SQLite, one turn at the write lock) instead of several.
-        """
-        if getattr(self._local, "atomic", None) is not None:
-            yield
-            return
-        with self.engine.begin() as connection:
-            self._local.atomic = joined = _Atomic(connection)
-            try:
-                yield
-            finally:
-                self._local.atomic = None
-                joined.close()
 
     # Sessions -----------------------------------------------------------------------
 
@@ -340,26 +296,6 @@ class Store(ServiceQueries, ChildResults):
         with self.connect() as connection:
             inserted = connection.execute(statement, values).first()
         return inserted is not None
-
-
-class _Atomic:
-    """One atomic() block: its connection, and an ORM session on it made when needed."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self._session: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        """Return the block's ORM session (joined to its transaction, never committing it)."""
-        if self._session is None:
-            self._session = Session(bind=self.connection, expire_on_commit=False)
-        return self._session
-
-    def close(self) -> None:
-        """Close the ORM session (the connection's transaction is the block's to end)."""
-        if self._session is not None:
-            self._session.close()
 
 
 _CHILD_NAMES = tuple(column.key for column in ChildRow.__table__.columns)
