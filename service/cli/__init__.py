@@ -17,7 +17,7 @@ AGENTS = ("aider", "claude", "codex", "gemini", "openhands")
 HANDLERS = {
     "run": "service.cli.local:run",
     "retry": "service.cli.local:retry",
-    "status": "service.cli.local:status",
+    "status": "service.cli.status:status",
     "cancel": "service.cli.local:cancel",
     "demo": "service.cli.local:demo",
     "logs": "service.cli.logs:logs",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -15,11 +14,13 @@ from typing import Any
 from service.adapters.db.watch import SessionWatch
 from service.adapters.git_repo import GitError
 from service.bootstrap import LocalRuntime, local
-from service.cli import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
+from service.cli import EXIT_ATTENTION, EXIT_OK
 from service.cli.progress import Progress
+from service.cli.show import describe, describe_list, session_body, session_list
+from service.cli.show import print_body as _print
+from service.cli.show import reject as _reject
 from service.domain.commands import CancelSession, RetrySession, StartSession
 from service.domain.manifest import MANIFEST_PATH
-from service.domain.spend import total_usage, usage_of
 from service.domain.states import ChildKind, SessionStatus
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import SessionRecord
@@ -68,7 +69,10 @@ def retry(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """`ccs status [SESSION_ID]`: show one session, or this repository's sessions."""
+    """`ccs status [SESSION_ID]`: show one session, or this repository's sessions.
+
+    The full road (SQLAlchemy, migrations); `service.cli.status` reads without it.
+    """
     if getattr(args, "watch", False):
         return watch(args)
     try:
@@ -78,12 +82,8 @@ def status(args: argparse.Namespace) -> int:
                     args.session_id, runtime.repository_key))
                 _print(args, body, human=describe(body))
                 return EXIT_OK
-            bodies = [{"session": s.id, "context": s.context, "status": s.status,
-                       "branch": s.branch, "created_at": s.created_at.isoformat()}
-                      for s in runtime.store.sessions(runtime.repository_key)]
-            _print(args, {"sessions": bodies}, human="\n".join(
-                f"{b['session']}  {b['status']:<16} {b['context']:<20} {b['branch']}"
-                for b in bodies) or "no sessions in this repository")
+            body = session_list(runtime.store.sessions(runtime.repository_key))
+            _print(args, body, human=describe_list(body))
             return EXIT_OK
     except (GitError, BadInput) as error:
         return _reject(args, str(error))
@@ -227,65 +227,5 @@ def _wait(runtime: LocalRuntime, session_id: str, progress: Progress) -> None:
 
 def session_json(runtime: LocalRuntime, session: SessionRecord) -> dict[str, Any]:
     """Return the DESIGN §4 JSON object for a session (`usage` where anything was spent)."""
-    children = runtime.store.children(session.id)
-    body: dict[str, Any] = {
-        "session": session.id, "status": session.status, "branch": session.branch,
-        "commit": session.final_commit, "children": [], "message": session.message,
-    }
-    for child in children:
-        entry: dict[str, Any] = {
-            "component": child.component, "status": child.status, "attempts": child.attempts,
-            "message": child.message, "wave": int(child.spec.get("wave") or 0),
-            "tests": {"passed": child.tests_passed, "failed": child.tests_failed,
-                      "errors": child.tests_errors, "skipped": child.tests_skipped}}
-        if usage_of(child).spent:
-            entry["usage"] = usage_of(child).to_json()
-        body["children"].append(entry)
-    total = total_usage(children)
-    if total.spent:
-        body["usage"] = total.to_json()
-    for row in runtime.store.children(session.id, kind=ChildKind.INTEGRATION):
-        # DESIGN §3b: what the integration round after a failing verify did.
-        body["integration"] = {"status": row.status, "attempts": row.attempts,
-                               "message": row.message,
-                               "changed_files": list(row.changed_files or [])}
-    return body
-
-
-def describe(body: dict[str, Any]) -> str:
-    """Return the human summary printed at the end of a command."""
-    lines = [f"session {body['session']}: {body['status']}  (branch {body['branch']})"]
-    for child in body.get("children", []):
-        tests = child["tests"]
-        lines.append(f"  {child['component']:<24} {child['status']:<10} "
-                     f"attempts={child['attempts']} tests={tests['passed']} passed"
-                     + (f", {tests['failed'] + tests['errors']} failed"
-                        if tests["failed"] or tests["errors"] else ""))
-    integration = body.get("integration")
-    if integration:
-        changed = ", ".join(integration["changed_files"]) or "nothing"
-        lines.append(f"  {'integration':<24} {integration['status']:<10} "
-                     f"attempts={integration['attempts']} changed {changed}")
-    if body.get("usage"):
-        spent = body["usage"]
-        lines.append(f"  spent ${spent['cost_usd']:,.2f} · {spent['input_tokens']:,} in / "
-                     f"{spent['output_tokens']:,} out tokens")
-    if body.get("message"):
-        lines.append(body["message"])
-    return "\n".join(lines)
-
-
-def _print(args: argparse.Namespace, body: dict[str, Any], human: str) -> None:
-    if getattr(args, "json", False):
-        if not getattr(args, "no_summary", False):
-            print(human, file=sys.stderr)
-        print(json.dumps(body, indent=2))
-    else:
-        print(human)
-
-
-def _reject(args: argparse.Namespace, message: str) -> int:
-    print(f"ccs: {message}", file=sys.stderr)
-    if getattr(args, "json", False):
-        print(json.dumps({"session": None, "status": "rejected", "message": message}))
-    return EXIT_BAD_INPUT
+    return session_body(session, runtime.store.children(session.id)
+                        + runtime.store.children(session.id, kind=ChildKind.INTEGRATION))

@@ -39,30 +39,25 @@ def milestone_step(total: int) -> int:
     return max(1, math.ceil(total / PROGRESS_EDITS))
 
 
-def progress_milestone(counts: Mapping[str, int]) -> bool:
-    """Return True when the counts are worth a progress report: every ~N/PROGRESS_EDITS
-    rested children, and when the last one rests."""
-    total, done = sum(counts.values()), rested(counts)
-    return done % milestone_step(total) == 0 or done == total
+def next_after(kind: ChildKind, done: int, total: int, budgeted: bool = False,
+               waves: int = 1) -> NextStep:
+    """Return what follows an accepted result, given how many of the session's `total`
+    component children rest (`done`), the result's own child included, and how many
+    dependency waves the session has.
 
-
-def next_after_result(kind: ChildKind, counts: Mapping[str, int],
-                      budgeted: bool = False) -> NextStep:
-    """Return what follows an accepted result, given the component children's counts.
-
-    Counted after the result's own commit, so the last result to commit always sees every
-    child rested (two near-last ones may both answer FAN_IN: the compare-and-set keeps
-    Validate to one).
+    Counted in the result's own write, in turns on the session row, so the last result to
+    be written always sees every child rested (and the compare-and-set keeps Validate to
+    one in any case).
     """
     if kind in (ChildKind.VERIFY, ChildKind.INTEGRATION):
         return NextStep.FINALIZE
-    if all_rested(counts):
+    if done == total:
         return NextStep.FAN_IN
-    # Every child of a wave is dispatched at once, so a pending child after a result
-    # waits on an earlier wave: what rested may let it start, or cancel it.
-    if counts.get(ChildStatus.PENDING):
+    # Every child of a wave is dispatched at once, so while children rest in a session of
+    # several waves, what rested may let the next wave start, or cancel what needs it.
+    if waves > 1:
         return NextStep.WAVE
-    if progress_milestone(counts):
+    if done % milestone_step(total) == 0:
         return NextStep.REPORT
     # DESIGN §3a: a session's spend is counted at least whenever a child reports.
     return NextStep.BUDGET if budgeted else NextStep.NONE

@@ -89,6 +89,16 @@ class ChildMove:
     sources: frozenset[ChildStatus]
     target: ChildStatus
 
+    @property
+    def active_change(self) -> int:
+        """Return how the move changes the count of children not at rest: -1, 0 or +1.
+
+        Every named move starts from statuses that all rest or all do not (a test keeps
+        it so), so the change does not depend on which source the child was in.
+        """
+        source_active = not next(iter(self.sources)).is_terminal
+        return int(not self.target.is_terminal) - int(source_active)
+
 
 _MOVING = frozenset({_S.PENDING, _S.INITIALIZING, _S.RUNNING, _S.VALIDATING, _S.FINALIZING})
 

@@ -98,27 +98,29 @@ class Ports:
         return attention_message(session.context, findings, hint)
 
 
-def spec_of(component: Component, description: str = "", wave: int = 0) -> dict:
+def spec_of(component: Component, description: str = "", wave: int = 0,
+            waves: int = 1) -> dict:
     """Return what a child row keeps of its resolved component (its context's description,
-    which the prompt shows, and its dependency wave)."""
+    which the prompt shows, its dependency wave and how many waves its session has)."""
     return {"context": component.context, "name": component.name,
             "priority": component.priority, "design": component.design,
             "implementation": component.implementation, "test": component.test,
             "allow": list(component.allow), "needs": list(component.needs),
-            "description": description, "wave": wave}
+            "description": description, "wave": wave, "waves": waves}
 
 
 def specs_of(components: list[Component], description: str) -> dict[str, dict]:
     """Return each component's child spec, its wave counted among these components only
     (a need left out of the session is already implemented on the base)."""
     waves = wave_numbers({c.name: c.needs for c in components})
-    return {c.name: spec_of(c, description, waves[c.name]) for c in components}
+    count = max(waves.values(), default=0) + 1
+    return {c.name: spec_of(c, description, waves[c.name], count) for c in components}
 
 
 def component_of(child: ChildRecord) -> Component:
     """Return the resolved component a child works on."""
     spec = dict(child.spec)
-    for extra in ("description", "wave", "designs", "feedback", "rounds"):
+    for extra in ("description", "wave", "waves", "designs", "feedback", "rounds"):
         spec.pop(extra, None)
     spec["allow"] = tuple(spec.get("allow") or ())
     spec["needs"] = tuple(spec.get("needs") or ())

@@ -131,6 +131,31 @@ class NewChild:
     start_sha: str | None = None
 
 
+@dataclass(frozen=True)
+class ChildFinish:
+    """A child's result as one write: the token id, the move, its fields and the log line."""
+
+    move: ChildMove
+    child_id: str
+    session_id: str
+    fields: dict[str, Any]
+    step: str  # the interaction log line written when the child moved
+    command: Any
+    result: Any
+    ok: bool
+    token: tuple[str, datetime] | None = None  # (id, keep until): recorded first, once
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What `Store.finish_child` did, and the session's component children after it."""
+
+    fresh_token: bool  # False: the token id was used before, and nothing else was written
+    moved: bool  # the compare-and-set moved the child (its first result)
+    active: int  # component children still pending or active (only when moved)
+    total: int  # component children of the session (only when moved)
+
+
 # The store -------------------------------------------------------------------------
 
 
@@ -188,6 +213,9 @@ class Store(Protocol):
     def events(self, session_id: str, after: int = 0,
                limit: int = 500) -> list[EventRecord]:
         """Return the session's events with an id above `after`, oldest first."""
+    def finish_child(self, finish: ChildFinish) -> Finished:
+        """Record the token id, make the move and log it, and count the children still
+        active, in one write: of concurrent last results, exactly one sees active == 0."""
 
 
 class NotFound(LookupError):

@@ -10,18 +10,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from service.domain.progress import NextStep, all_rested, next_after_result
+from service.domain.progress import NextStep, all_rested, next_after
 from service.domain.redaction import redact, safe_link
 from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMoves, SessionMoves
 from service.domain.wire import ChildResult
 from service.orchestrator.errors import UnknownSession
-from service.orchestrator.ports import ChildRecord, NotFound, SessionRecord, Store
+from service.orchestrator.ports import (
+    ChildFinish,
+    ChildRecord,
+    NotFound,
+    SessionRecord,
+    Store,
+)
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """What recording a result did: 'accepted' or 'duplicate', and what must follow."""
+    """What recording a result did: 'accepted', 'duplicate' or 'replayed' (its token was
+    used before), and what must follow."""
 
     outcome: str
     session_id: str
@@ -52,29 +59,31 @@ def find_child(store: Store, child_id: str,
 
 def record_result(store: Store, child: ChildRecord, session: SessionRecord,
                   result: ChildResult, now: datetime, *,
-                  also: Callable[[], None] | None = None,
+                  token: tuple[str, datetime] | None = None,
                   clean: Callable[[str], str] = redact) -> Recorded:
-    """Record the first result of a child in one transaction (with `also` inside it).
+    """Record the first result of a child in one write (`Store.finish_child`).
 
-    The status counts that decide what follows are read after the commit, so the last
-    result to commit always sees every child rested.
+    With `token` (id, keep until) the token id is recorded first: a token used before
+    records nothing ("replayed"). The write itself says how many children are still
+    active, so of concurrent last results exactly one sees none.
     """
     # Whoever wrote the message, a secret in it is never stored; only https: links are kept.
     result = replace(result, message=clean(result.message), log_url=safe_link(result.log_url))
     result = replace(result, message=_naming_log(result, child.run_url))
-    with store.atomic():
-        if also is not None:
-            also()
-        if child.kind == ChildKind.VERIFY:
-            moved = _record_verify(store, child, session, result, now)
-        else:
-            moved = _record_component(store, child, session, result, now)
-    if not moved:
-        return Recorded("duplicate", session.id)
     kind = ChildKind(child.kind)
-    counts = store.child_status_counts(session.id) if kind == ChildKind.COMPONENT else {}
+    build = _verify_finish if kind == ChildKind.VERIFY else _component_finish
+    with store.atomic():
+        finished = store.finish_child(replace(build(child, session, result, now), token=token))
+        if finished.moved and result.succeeded and result.bundle:
+            store.save_bundle(child.id, result.bundle)  # taken in by Validate, not here
+    if not finished.fresh_token:
+        return Recorded("replayed", session.id)
+    if not finished.moved:
+        return Recorded("duplicate", session.id)
     return Recorded("accepted", session.id,
-                    next_after_result(kind, counts, budgeted=bool(session.budget)))
+                    next_after(kind, finished.total - finished.active, finished.total,
+                               budgeted=bool(session.budget),
+                               waves=int(child.spec.get("waves") or 1)))
 
 
 def _naming_log(result: ChildResult, run_url: str | None) -> str:
@@ -85,13 +94,12 @@ def _naming_log(result: ChildResult, run_url: str | None) -> str:
     return f"{result.message}; log: {link}" if result.message else f"log: {link}"
 
 
-def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
-                      result: ChildResult, now: datetime) -> bool:
-    move = ChildMoves.SUCCEED if result.succeeded else ChildMoves.FAIL
+def _component_finish(child: ChildRecord, session: SessionRecord, result: ChildResult,
+                      now: datetime) -> ChildFinish:
     usage = result.usage or Usage()
     # The run a child was dispatched in stays bound: a body's run_id never replaces it.
-    moved = store.apply(
-        move, child.id, commit=result.commit, attempts=result.attempts,
+    fields = dict(
+        commit=result.commit, attempts=result.attempts,
         tests_passed=result.tests.passed, tests_failed=result.tests.failed,
         tests_errors=result.tests.errors, tests_skipped=result.tests.skipped,
         changed_files=list(result.changed_files), message=result.message,
@@ -99,29 +107,24 @@ def _record_component(store: Store, child: ChildRecord, session: SessionRecord,
         run_id=child.run_id or result.run_id, job_id=result.job_id or child.job_id,
         cost_usd=usage.cost_usd, input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens)
-    if moved and result.succeeded and result.bundle:
-        store.save_bundle(child.id, result.bundle)  # taken in by Validate, not here
-    if moved:
-        step = "integration" if child.kind == ChildKind.INTEGRATION else "result"
-        store.log(session.id, step, {"component": child.component, "status": result.status,
-                                     "commit": result.commit},
-                  result.message, ok=result.succeeded)
-    return moved
+    step = "integration" if child.kind == ChildKind.INTEGRATION else "result"
+    return ChildFinish(
+        ChildMoves.SUCCEED if result.succeeded else ChildMoves.FAIL, child.id, session.id,
+        fields, step, {"component": child.component, "status": result.status,
+                       "commit": result.commit}, result.message, result.succeeded)
 
 
-def _record_verify(store: Store, row: ChildRecord, session: SessionRecord,
-                   result: ChildResult, now: datetime) -> bool:
+def _verify_finish(row: ChildRecord, session: SessionRecord, result: ChildResult,
+                   now: datetime) -> ChildFinish:
     passed = result.succeeded and result.commit in (None, session.merged_commit)
-    moved = store.apply(
-        ChildMoves.SUCCEED if passed else ChildMoves.FAIL, row.id,
+    fields = dict(
         commit=session.merged_commit, attempts=1, tests_passed=result.tests.passed,
         tests_failed=result.tests.failed, tests_errors=result.tests.errors,
         tests_skipped=result.tests.skipped, message=result.message, finished_at=now,
         run_url=result.log_url or row.run_url)
-    if moved:
-        store.log(session.id, "verify", {"commit": session.merged_commit}, result.message,
-                  ok=passed)
-    return moved
+    return ChildFinish(ChildMoves.SUCCEED if passed else ChildMoves.FAIL, row.id, session.id,
+                       fields, "verify", {"commit": session.merged_commit}, result.message,
+                       passed)
 
 
 def start_validation(store: Store, session_id: str) -> bool:

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from service.adapters.db.models import ChildRow, SessionRow, utcnow
+from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
 from service.auth import AuthError, child_tokens
 from service.auth.api_token import bearer_token
-from service.auth.oidc import OidcClaims, check_binding
+from service.auth.oidc import TOKEN_REPLAYED, OidcClaims, check_binding
 from service.config.log_format import bind_log_context
 from service.domain.bundles import MAX_BUNDLE_CHARS
 from service.domain.live import progress_data
 from service.domain.progress import NextStep
 from service.domain.states import ChildMoves, ChildStatus
 from service.domain.wire import ChildResult, InvalidResult, parse_result
+from service.orchestrator.ports import ChildRecord, SessionRecord
 from service.orchestrator.results import record_result
 from service.web.bodies import parse_json
 from service.web.errors import ApiError
-from service.web.state import metrics, record_token_id, services, verify_oidc
+from service.web.state import (
+    SEEN_TOKEN_RETENTION,
+    metrics,
+    record_token_id,
+    services,
+    verify_oidc,
+)
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1")
 # A result may carry the child's commit as an 8 MiB bundle (DESIGN §6a), plus the rest.
@@ -45,8 +52,16 @@ def child_result(child_id: str):
 def _child_result(child_id: str):
     s = services()
     claims = _authenticate(child_id)
+    token = (claims.jti, utcnow() + SEEN_TOKEN_RETENTION) if claims is not None else None
     try:
-        child, session, result = _checked(s.store, child_id, claims)
+        # ONE transaction: the read, then one write that records the token id, makes the
+        # compare-and-set, logs it and counts the children still active (on PostgreSQL:
+        # BEGIN, two statements, COMMIT). No orchestrator step (git, GitHub) runs here:
+        # what follows goes to a queue task.
+        with s.store.atomic():
+            child, session, result = _checked(s.store, child_id, claims)
+            recorded = record_result(s.store, child, session, result, utcnow(), token=token,
+                                     clean=s.config.redact)
     except (ApiError, AuthError):
         if claims is not None:
             # A valid token's id is recorded even when the request is refused, so it can
@@ -55,12 +70,8 @@ def _child_result(child_id: str):
                 record_token_id(claims)
         raise
     bind_log_context(session=session.id)
-    # One short transaction: the token id, the compare-and-set and the log line (one commit,
-    # one turn at SQLite's write lock). No orchestrator step (git, GitHub) runs here: what
-    # follows goes to a queue task.
-    recorded = record_result(s.store, child, session, result, utcnow(),
-                             also=(lambda: record_token_id(claims)) if claims else None,
-                             clean=s.config.redact)
+    if recorded.outcome == "replayed":
+        raise AuthError(*TOKEN_REPLAYED)
     if not recorded.accepted:
         raise ApiError(409, "already_recorded",
                        f"child {child_id} already has a result; the first one wins")
@@ -98,7 +109,7 @@ def child_progress(child_id: str):
 
 
 def _checked(store: Store, child_id: str,
-             claims: OidcClaims | None) -> tuple[ChildRow, SessionRow, ChildResult]:
+             claims: OidcClaims | None) -> tuple[ChildRecord, SessionRecord, ChildResult]:
     """Return the child, its session and the parsed result; raise what refuses the request."""
     try:
         child, session = store.child_with_session(child_id)

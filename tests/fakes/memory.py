@@ -23,7 +23,15 @@ from service.domain.bundles import BadBundle
 from service.domain.names import is_own_ref
 from service.domain.spend import Usage
 from service.domain.states import ChildMove, ChildStatus, SessionMove
-from service.orchestrator.ports import GitError, MergeOutcome, NewChild, NewSession, NotFound
+from service.orchestrator.ports import (
+    ChildFinish,
+    Finished,
+    GitError,
+    MergeOutcome,
+    NewChild,
+    NewSession,
+    NotFound,
+)
 
 
 def now() -> datetime:
@@ -133,6 +141,7 @@ class MemoryStore:
         self._log: list[Interaction] = []
         self._bundles: dict[str, bytes] = {}
         self._events: list[Event] = []
+        self.seen_tokens: set[str] = set()
         self._lock = threading.RLock()
 
     @contextmanager
@@ -280,6 +289,20 @@ class MemoryStore:
         """Append to the session's interaction log."""
         with self._lock:
             self._log.append(Interaction(session_id, step, command, result, ok))
+
+    def finish_child(self, finish: ChildFinish) -> Finished:
+        """Record the token id, make the move and log it, and count what is still active."""
+        with self._lock:
+            if finish.token is not None:
+                if finish.token[0] in self.seen_tokens:
+                    return Finished(False, False, 0, 0)
+                self.seen_tokens.add(finish.token[0])
+            if not self.apply(finish.move, finish.child_id, **finish.fields):
+                return Finished(True, False, 0, 0)
+            self.log(finish.session_id, finish.step, finish.command, finish.result, finish.ok)
+            children = self.children(finish.session_id)
+            active = sum(not ChildStatus(c.status).is_terminal for c in children)
+            return Finished(True, True, active, len(children))
 
     def interactions(self, session_id: str) -> list[Interaction]:
         """Return the session's interaction log, oldest first."""

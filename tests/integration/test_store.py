@@ -261,3 +261,15 @@ def test_events_are_scoped_to_their_session(store: Store) -> None:
     assert store.apply(SessionMoves.CANCEL, "bbbbbbbbbb")
     assert [e.status for e in store.events("aaaaaaaaaa")] == ["initializing", "running"]
     assert [e.status for e in store.events("bbbbbbbbbb")][-1] == "cancelled"
+def test_the_quick_head_check_agrees_with_alembic(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from service.adapters.db.engine import alembic_config, at_head, head_revision
+
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    assert head_revision() == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = make_engine(url)
+    assert not at_head(engine)  # a new file: migrate
+    upgrade(url, engine)
+    assert at_head(engine)
+    engine.dispose()

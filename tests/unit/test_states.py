@@ -9,6 +9,7 @@ import pytest
 from service.domain.states import (
     CHILD_TRANSITIONS,
     SESSION_TRANSITIONS,
+    ChildMoves,
     ChildStatus,
     InvalidTransition,
     SessionStatus,
@@ -102,3 +103,12 @@ def test_statuses_are_stored_as_their_text() -> None:
                                     "cancelled"]
     assert [c.value for c in C] == ["pending", "dispatched", "running", "succeeded", "failed",
                                     "cancelled", "timed_out"]
+
+
+def test_every_child_move_starts_from_all_resting_or_all_moving_statuses() -> None:
+    # The Store's counter of children not at rest relies on it (active_change).
+    for move in ChildMoves.all():
+        assert len({source.is_terminal for source in move.sources}) == 1, move.name
+    assert ChildMoves.SUCCEED.active_change == ChildMoves.CANCEL.active_change == -1
+    assert ChildMoves.RETRY.active_change == 1
+    assert ChildMoves.DISPATCH.active_change == ChildMoves.FAIL_VALIDATION.active_change == 0

@@ -70,6 +70,9 @@ class SessionRow(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     budget: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     spawned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Component children pending or active; the Store keeps it with every child move, so a
+    # result's own write says whether it was the last (one row lock orders the fan-in).
+    active_children: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
+from service.adapters.db.child_results import ChildResults, as_text
 from service.adapters.db.events import CHILD_EVENT, EVENT, EventQueries, record_child_moves
 from service.adapters.db.models import (
     ChildRow,
@@ -22,14 +22,15 @@ from service.adapters.db.models import (
     utcnow,
 )
 from service.adapters.db.service_queries import ServiceQueries
+from service.adapters.db.transactions import Transactions
 from service.domain.spend import Usage
 from service.domain.states import ChildKind, ChildMove, ChildStatus, SessionMove
-from service.orchestrator.ports import NewChild, NewSession, NotFound
+from service.orchestrator.ports import ChildFinish, Finished, NewChild, NewSession, NotFound
 
-__all__ = ["NotFound", "Store"]
+__all__ = ["ChildFinish", "Finished", "NotFound", "Store"]
 
 
-class Store(ServiceQueries, EventQueries):
+class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
     """Reads and writes sessions; every session read is scoped by repository."""
 
     def __init__(self, engine: Engine) -> None:
@@ -39,36 +40,6 @@ class Store(ServiceQueries, EventQueries):
         # Prepared statements of the hot paths by shape: building an UPDATE of a dozen
         # columns cost more CPU than running it (SQLite, bench/service_load.py).
         self._statements: dict[tuple, Any] = {}
-
-    @contextmanager
-    def unit(self) -> Iterator[Session]:
-        """Yield a database session that commits on success and rolls back on error.
-
-        Inside `atomic()` (same thread) it joins that transaction instead.
-        """
-        joined = getattr(self._local, "db", None)
-        if joined is not None:
-            yield joined
-            return
-        with self._sessions.begin() as db:
-            yield db
-
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """Run every store call this thread makes inside the block in ONE transaction.
-
-        Commits when the block ends, rolls back if it raises. A request handler uses it to
-        pay for one commit (and, on SQLite, one turn at the write lock) instead of several.
-        """
-        if getattr(self._local, "db", None) is not None:
-            yield
-            return
-        with self._sessions.begin() as db:
-            self._local.db = db
-            try:
-                yield
-            finally:
-                self._local.db = None
 
     # Sessions -----------------------------------------------------------------------
 
@@ -163,10 +134,12 @@ class Store(ServiceQueries, EventQueries):
         dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
                           else sqlite_insert)
         with self.unit() as db:
-            inserted = set(db.execute(
+            inserted = db.execute(
                 dialect_insert(ChildRow.__table__).on_conflict_do_nothing()
-                .returning(ChildRow.component), rows).scalars())
-        return {row["component"] for row in rows} - inserted
+                .returning(ChildRow.component, ChildRow.session_id, ChildRow.kind), rows).all()
+            # Every new child is pending: not at rest.
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in inserted], 1)
+        return {row["component"] for row in rows} - {r.component for r in inserted}
 
     def children(self, session_id: str, kind: str | None = "component") -> list[ChildRow]:
         """Return the session's children in spawn order."""
@@ -184,13 +157,16 @@ class Store(ServiceQueries, EventQueries):
             raise NotFound(f"no child {child_id!r}")
         return row
 
-    def child_with_session(self, child_id: str) -> tuple[ChildRow, SessionRow]:
-        """Return the child and its session in one round trip."""
-        with self.unit() as db:
-            found = db.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
+    def child_with_session(self, child_id: str) -> tuple[Any, Any]:
+        """Return the child and its session in one round trip (plain records: columns only,
+        no ORM objects, a statement compiled once)."""
+        with self.connect() as connection:
+            found = connection.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
         if found is None:
             raise NotFound(f"no child {child_id!r}")
-        return found[0], found[1]
+        values = found._mapping
+        return (SimpleNamespace(**{name: values[f"c_{name}"] for name in _CHILD_NAMES}),
+                SimpleNamespace(**{name: values[f"s_{name}"] for name in _SESSION_NAMES}))
 
     def _move_child(self, move: ChildMove, child_id: str, fields: dict[str, Any]) -> bool:
         sources = tuple(sorted(s.value for s in move.sources))
@@ -201,16 +177,18 @@ class Store(ServiceQueries, EventQueries):
                 update(ChildRow.__table__)
                 .where(ChildRow.id == bindparam("child_id"), ChildRow.status.in_(sources))
                 .values(status=move.target.value, updated_at=bindparam("at_"),
-                        **{name: bindparam(f"{name}_") for name in fields})))
+                        **{name: bindparam(f"{name}_") for name in fields})
+                .returning(ChildRow.session_id, ChildRow.kind)))
         params = {f"{name}_": value for name, value in fields.items()}
         at = utcnow()
-        with self.unit() as db:
-            connection = db.connection()
-            result = connection.execute(statement, {"child_id": child_id, "at_": at, **params})
-            if result.rowcount == 1:
+        with self.connect() as connection:
+            moved = connection.execute(statement, {"child_id": child_id, "at_": at,
+                                                   **params}).all()
+            if moved:
                 # The event joins the move's transaction: one more INSERT, no read.
                 connection.execute(CHILD_EVENT, {"child_id": child_id, "at_": at})
-        return result.rowcount == 1
+            self.shift_active(connection, moved, move.active_change)
+        return len(moved) == 1
 
     def apply_to_all(self, move: ChildMove, child_ids: list[str], **fields: Any) -> list[str]:
         """Make the named move on many children at once (one compare-and-set); return the
@@ -223,16 +201,22 @@ class Store(ServiceQueries, EventQueries):
                 .where(ChildRow.id.in_(child_ids),
                        ChildRow.status.in_([s.value for s in move.sources]))
                 .values(status=move.target.value, updated_at=utcnow(), **fields)
-                .returning(ChildRow.id)
-            ).scalars().all()
-            record_child_moves(db, list(moved))
-        return list(moved)
+                .returning(ChildRow.id, ChildRow.session_id, ChildRow.kind)
+            ).all()
+            record_child_moves(db, [r.id for r in moved])
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in moved],
+                              move.active_change)
+        return [r.id for r in moved]
 
     def delete_children(self, session_id: str, kind: str) -> None:
         """Delete the session's children of one kind (a verify row a retry starts afresh)."""
         with self.unit() as db:
-            db.execute(delete(ChildRow).where(ChildRow.session_id == session_id,
-                                              ChildRow.kind == kind))
+            gone = db.execute(delete(ChildRow).where(ChildRow.session_id == session_id,
+                                                     ChildRow.kind == kind)
+                              .returning(ChildRow.session_id, ChildRow.kind,
+                                         ChildRow.status)).all()
+            self.shift_active(db.connection(), [(r.session_id, r.kind) for r in gone
+                                                if not ChildStatus(r.status).is_terminal], -1)
 
     def update_child(self, child_id: str, **fields: Any) -> None:
         """Set fields on a child without changing its status."""
@@ -293,9 +277,10 @@ class Store(ServiceQueries, EventQueries):
 
     def log(self, session_id: str, step: str, command: Any, result: Any, ok: bool = True) -> None:
         """Record one step's command and result in the session's interaction log."""
-        with self.unit() as db:
-            db.connection().execute(_LOG, {"session_id": session_id, "step": step,
-                                           "command": _text(command), "result": _text(result),
+        with self.connect() as connection:
+            connection.execute(_LOG, {"session_id": session_id, "step": step,
+                                           "command": as_text(command),
+                                           "result": as_text(result),
                                            "ok": ok, "created_at": utcnow()})
 
     def interactions(self, session_id: str) -> list[InteractionRow]:
@@ -319,14 +304,19 @@ class Store(ServiceQueries, EventQueries):
             statement = self._statements.setdefault(key, (
                 dialect_insert(table).on_conflict_do_nothing()
                 .returning(next(iter(table.primary_key.columns)))))
-        with self.unit() as db:
-            inserted = db.connection().execute(statement, values).first()
+        with self.connect() as connection:
+            inserted = connection.execute(statement, values).first()
         return inserted is not None
 
 
-_CHILD_WITH_SESSION = (select(ChildRow, SessionRow)
-                       .join(SessionRow, SessionRow.id == ChildRow.session_id)
-                       .where(ChildRow.id == bindparam("child_id")))
+_CHILD_NAMES = tuple(column.key for column in ChildRow.__table__.columns)
+_SESSION_NAMES = tuple(column.key for column in SessionRow.__table__.columns)
+_CHILD_WITH_SESSION = (
+    select(*[column.label(f"c_{column.key}") for column in ChildRow.__table__.columns],
+           *[column.label(f"s_{column.key}") for column in SessionRow.__table__.columns])
+    .join_from(ChildRow.__table__, SessionRow.__table__,
+               SessionRow.__table__.c.id == ChildRow.__table__.c.session_id)
+    .where(ChildRow.__table__.c.id == bindparam("child_id")))
 _LOG = insert(InteractionRow.__table__)
 
 
@@ -334,8 +324,3 @@ def round_cost(value: Any) -> float:
     """Return a summed cost as dollars to the micro-dollar (float sums drift)."""
     return round(float(value or 0), 6)
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
