@@ -20,12 +20,19 @@ class LogsError(ValueError):
     """What the user asked for has no logs; the message says what there is."""
 
 
-def logs(args: argparse.Namespace) -> int:
-    """Print, per attempt, the prompt, the coder's output and the test output."""
+def open_local(repo: str) -> LocalRuntime | None:
+    """Return the repository's local runtime, or None after saying why there is none."""
     try:
-        runtime = local(Path(args.repo))
+        return local(Path(repo))
     except GitError as error:
         print(f"ccs: {error}", file=sys.stderr)
+        return None
+
+
+def logs(args: argparse.Namespace) -> int:
+    """Print, per attempt, the prompt, the coder's output and the test output."""
+    runtime = open_local(args.repo)
+    if runtime is None:
         return EXIT_BAD_INPUT
     try:
         text = logs_text(runtime, args.session_id, args.component, args.attempt)

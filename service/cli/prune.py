@@ -16,8 +16,9 @@ from typing import Any
 from service.adapters.db.models import SessionRow
 from service.adapters.git_repo import GitError
 from service.adapters.local.logs import LogFolder
-from service.bootstrap import LocalRuntime, local
+from service.bootstrap import LocalRuntime
 from service.cli import EXIT_BAD_INPUT, EXIT_OK
+from service.cli.logs import open_local
 from service.domain.names import is_own_ref
 from service.domain.progress import prune_keeps_session_branch, prune_refusal
 
@@ -50,10 +51,8 @@ class Pruned:
 
 def prune(args: argparse.Namespace) -> int:
     """Remove what rested sessions older than --older-than days leave behind."""
-    try:
-        runtime = local(Path(args.repo))
-    except GitError as error:
-        print(f"ccs: {error}", file=sys.stderr)
+    runtime = open_local(args.repo)
+    if runtime is None:
         return EXIT_BAD_INPUT
     try:
         cutoff = datetime.now(UTC) - timedelta(days=args.older_than)

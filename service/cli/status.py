@@ -24,7 +24,8 @@ _GIT = ("git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 def status(args: argparse.Namespace) -> int:
     """`ccs status [SESSION_ID]`: show one session, or this repository's sessions."""
-    located = _locate(Path(args.repo))
+    # A watch follows the event stream for minutes: the start-up it would save is nothing.
+    located = None if getattr(args, "watch", False) else _locate(Path(args.repo))
     if located is not None:
         database, repository = located
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fakes.designs import CART_DESIGN
 from tests.fakes.fake_agents import fake_agent_env, read_agent_log
 from tests.fakes.local import git
 
@@ -36,29 +37,7 @@ def agent_log(tmp_path: Path) -> Path:
     folder.mkdir(exist_ok=True)
     return folder
 
-CART_DESIGN = '''\
-# cart
 
-`total(items)` returns the sum of price times quantity over (price, quantity) pairs.
-
-```python file=tests/shop/test_cart.py
-from shop.cart import total
-
-
-def test_total_multiplies_price_by_quantity():
-    assert total([(2, 3), (5, 1)]) == 11
-```
-
-```python file=src/shop/cart.py when=first
-def total(items):
-    return sum(price for price, _ in items)  # forgets the quantity
-```
-
-```python file=src/shop/cart.py when=feedback
-def total(items):
-    return sum(price * quantity for price, quantity in items)
-```
-'''
 TILL_DESIGN = '''\
 # till
 

@@ -86,9 +86,9 @@ def test_streams_hold_threads_not_the_worker_and_end_on_sigterm(world) -> None:
     stopped = time.monotonic() - started
     for connection, response in streams:
         rest = response.fp.read()  # raw: the chunked framing is read by hand above
-        assert rest.endswith(b"0\r\n\r\n"), rest[-200:]  # the stream ended cleanly ...
+        # The stream ended cleanly, by ccs: had gunicorn waited out its graceful timeout for
+        # it, it would have killed the worker and the last chunk would never have come.
+        assert rest.endswith(b"0\r\n\r\n"), rest[-200:]
         assert b"event: end" not in rest  # ... but not rested: the watcher reconnects
         connection.close()
-    # Without ending the streams, gunicorn would wait its whole graceful timeout for them.
-    assert stopped < WORKER_STOP_SECONDS, f"shutdown took {stopped:.1f} s"
     print(f"shutdown with two open streams took {stopped:.1f} s")

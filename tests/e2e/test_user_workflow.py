@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.designs import CART_DESIGN
 from tests.fakes.fake_agents import FAKE_AGENTS_DIR, LOG_NAME, read_agent_log
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_git_http import git_as as git_with_token
@@ -28,29 +29,6 @@ from tests.fakes.service_process import ServiceProcess, service_env
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[2]
-CART_DESIGN = '''\
-# cart
-
-`total(items)` returns the sum of price times quantity over (price, quantity) pairs.
-
-```python file=tests/shop/test_cart.py
-from shop.cart import total
-
-
-def test_total_multiplies_price_by_quantity():
-    assert total([(2, 3), (5, 1)]) == 11
-```
-
-```python file=src/shop/cart.py when=first
-def total(items):
-    return sum(price for price, _ in items)  # forgets the quantity
-```
-
-```python file=src/shop/cart.py when=feedback
-def total(items):
-    return sum(price * quantity for price, quantity in items)
-```
-'''
 SAMPLE = {
     "README.md": "# shop\n",
     "pyproject.toml": ('[project]\nname = "shop"\nversion = "0.1"\nrequires-python = ">=3.11"\n'
