@@ -23,8 +23,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	@if [ -x .ci/lint-workflows ]; then .ci/lint-workflows; fi
 
+# Four test processes, a file each (a file's fixtures stay together): most tests wait on
+# processes (git, runners, servers), so even two cores run four at once well.
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 4 --dist loadfile
 
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/ccs demo
