@@ -47,7 +47,7 @@ SCHEMAS: dict[str, Any] = {
     "ChildStatus": {"type": "string", "enum": [s.value for s in ChildStatus]},
     "Child": _obj({"id": _STR, "component": _STR, "status": _ref("ChildStatus"),
                    "attempts": _INT, "commit": _NSTR, "tests": _TESTS, "run_url": _NSTR,
-                   "message": _STR}),
+                   "message": _STR, "wave": _INT}),
     "Progress": _obj({"total": _INT, "succeeded": _INT, "failed": _INT, "running": _INT,
                       "pending": _INT}),
     "Interaction": _obj({"step": _STR, "command": _STR, "result": _STR, "ok": _BOOL,
@@ -60,7 +60,10 @@ SCHEMAS: dict[str, Any] = {
     "Session": {"allOf": [_ref("SessionSummary"), _obj({
         "progress": _ref("Progress"),
         "children": {"type": "array", "items": _ref("Child")},
-        "interactions": {"type": "array", "items": _ref("Interaction")}})]},
+        # The integration child after a failing verify (DESIGN §3b), or null.
+        "integration": {"oneOf": [_ref("Child"), {"type": "null"}]},
+        "interactions": {"type": "array", "items": _ref("Interaction")}},
+        ["progress", "children", "interactions"])]},
     "SessionList": _obj({"sessions": {"type": "array", "items": _ref("SessionSummary")},
                          "next": _NSTR}),
     "StartSession": {**_obj({

@@ -10,7 +10,7 @@ from typing import Any
 from service.adapters.db.models import ChildRow, InteractionRow, SessionRow
 from service.adapters.db.store import Store
 from service.domain.spend import total_usage, usage_of
-from service.domain.states import ChildStatus
+from service.domain.states import ChildKind, ChildStatus
 
 C = ChildStatus
 FAILED = (C.FAILED, C.CANCELLED, C.TIMED_OUT)
@@ -41,7 +41,15 @@ def child_json(child: ChildRow) -> dict[str, Any]:
                   "errors": child.tests_errors, "skipped": child.tests_skipped},
         "run_url": child.run_url, "message": child.message,
         "usage": usage_of(child).to_json(),
+        "wave": int((child.spec or {}).get("wave") or 0),  # DESIGN §3b
     }
+
+
+def integration_json(store: Store, session: SessionRow) -> dict[str, Any] | None:
+    """Return what the integration round after a failing verify did (DESIGN §3b), or None."""
+    for row in store.children(session.id, kind=ChildKind.INTEGRATION):
+        return {**child_json(row), "changed_files": list(row.changed_files or [])}
+    return None
 
 
 def interaction_json(row: InteractionRow) -> dict[str, Any]:
@@ -69,6 +77,7 @@ def session_json(store: Store, session: SessionRow) -> dict[str, Any]:
     body["usage"] = total_usage(children).to_json()
     body["budget"] = session.budget
     body["children"] = [child_json(c) for c in children]
+    body["integration"] = integration_json(store, session)
     body["interactions"] = [interaction_json(i) for i in store.interactions(session.id)]
     return body
 

@@ -12,6 +12,7 @@ import pytest
 
 from service.domain.commands import RetrySession, StartSession
 from service.orchestrator.errors import BadInput
+from service.web.shapes import session_json
 from tests.fakes.callback_server import REPO, TOKEN, CallbackServer, bookshop_files, service_bus
 from tests.fakes.github import FakeGitHub
 
@@ -80,6 +81,12 @@ def test_waves_then_an_integration_round_fix_the_seam(tmp_path: Path,
         comment = gh.comments(REPO, issue.number)[0].body
         assert "**Wave 1**" in comment and "**Wave 2**" in comment
         assert "*integration on the merged tree (verify failed)* — ✅ succeeded" in comment
+        # The API shows the waves and what the integration round changed (DESIGN §3b, §5).
+        shown = session_json(store, store.session(done.id))
+        assert {c["component"]: c["wave"] for c in shown["children"]} == {
+            "order": 0, "order_book": 1}
+        assert shown["integration"]["status"] == "succeeded"
+        assert "src/orders/order_book.py" in shown["integration"]["changed_files"]
         assert gh.schema_errors == []
 
 

@@ -14,7 +14,7 @@ from tests.fakes.service_runtime import REPO, ServiceStage, bearer
 SESSION_KEYS = {"id", "repository", "context", "status", "branch", "base_sha", "progress",
                 "children", "interactions", "pull_request_url", "message", "usage", "budget"}
 CHILD_KEYS = {"id", "component", "status", "attempts", "commit", "tests", "run_url", "message",
-              "usage"}  # usage: DESIGN §5 (added with §3a)
+              "usage", "wave"}  # usage: DESIGN §5 (added with §3a); wave: §3b
 
 
 @pytest.fixture
