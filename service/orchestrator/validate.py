@@ -36,25 +36,36 @@ def validate(ports: Ports, session_id: str) -> bool:
 
 def validate_children(ports: Ports, session: SessionRecord) -> list[Finding]:
     """Return every finding against the session's children; mark failing ones failed."""
-    store = ports.store
-    children = store.children(session.id)
-    succeeded = [c for c in children if c.status == ChildStatus.SUCCEEDED]
+    children = ports.store.children(session.id)
+    judged = judge_succeeded(ports, session,
+                             [c for c in children if c.status == ChildStatus.SUCCEEDED])
+    # Refused bundles first, then every child's findings in spawn order.
+    findings = [f for f in judged if f.rule == "bundle"]
+    for child in children:
+        if child.status != ChildStatus.SUCCEEDED:
+            findings.append(_not_succeeded(child, ChildStatus(child.status)))
+        else:
+            findings += [f for f in judged if f.component == child.component
+                         and f.rule != "bundle"]
+    return findings
+
+
+def judge_succeeded(ports: Ports, session: SessionRecord,
+                    succeeded: list[ChildRecord]) -> list[Finding]:
+    """Take in the succeeded children's work and judge it by the rules; mark failing ones
+    failed and return their findings."""
     findings = receive_bundles(ports, session, succeeded)
     ports.host.prepare_children(session, succeeded)
     refused = {finding.component for finding in findings}
-    for child in children:
+    for child in succeeded:
         if child.component in refused:
             continue
-        status = ChildStatus(child.status)
-        if status != ChildStatus.SUCCEEDED:
-            findings.append(_not_succeeded(child, status))
-            continue
         facts = child_facts(ports.git, child)
-        store.update_child(child.id, changed_files=list(facts.changed_files))
+        ports.store.update_child(child.id, changed_files=list(facts.changed_files))
         child_findings = validate_child(facts)
         if child_findings:
             message = " ".join(f.message for f in child_findings)
-            store.apply(ChildMoves.FAIL_VALIDATION, child.id, message=message)
+            ports.store.apply(ChildMoves.FAIL_VALIDATION, child.id, message=message)
             findings += child_findings
     return findings
 

@@ -4,12 +4,11 @@ wave, each child starting from the base plus the merged work of the waves before
 from __future__ import annotations
 
 from service.domain.states import ChildMoves, ChildStatus
-from service.domain.validation import validate_child
 from service.domain.waves import cancel_message, ready_wave, to_cancel
 from service.orchestrator.context import Ports
 from service.orchestrator.merge import MergeConflict, merge_chain
 from service.orchestrator.ports import ChildRecord, SessionRecord
-from service.orchestrator.validate import child_facts, receive_bundles
+from service.orchestrator.validate import judge_succeeded
 
 
 def wave_of(child: ChildRecord) -> int:
@@ -75,19 +74,7 @@ def _start_commit(ports: Ports, session: SessionRecord,
                   earlier: list[ChildRecord]) -> str | None:
     """Return the base with `earlier` merged in; None after failing one that breaks a rule."""
     assert session.base_sha is not None
-    # The earlier jobs' commits travel as bundles (DESIGN §6a): take them in first.
-    refused = {finding.component for finding in receive_bundles(ports, session, earlier)}
-    ports.host.prepare_children(session, earlier)
-    failed = bool(refused)
-    for child in earlier:
-        if child.component in refused:
-            continue
-        findings = validate_child(child_facts(ports.git, child))
-        if findings:
-            ports.store.apply(ChildMoves.FAIL_VALIDATION, child.id,
-                              message=" ".join(f.message for f in findings))
-            failed = True
-    if failed:
+    if judge_succeeded(ports, session, earlier):
         return None
     merged = merge_chain(ports.git, session.base_sha, earlier)
     if isinstance(merged, MergeConflict):
