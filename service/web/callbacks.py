@@ -35,8 +35,10 @@ RESULT_MAX_BYTES = MAX_BUNDLE_CHARS + 1024 * 1024
 
 @bp.before_request
 def _allow_a_bundle() -> None:
-    """Let a result body pass the service-wide body limit by the size of a bundle."""
-    request.max_content_length = max(services().config.max_body_bytes, RESULT_MAX_BYTES)
+    """Let a result body (only a result: a progress post carries no bundle) pass the
+    service-wide body limit by the size of a bundle."""
+    if request.endpoint == f"{bp.name}.child_result":
+        request.max_content_length = max(services().config.max_body_bytes, RESULT_MAX_BYTES)
 
 
 @bp.post("/children/<child_id>/result")

@@ -172,3 +172,14 @@ def test_a_job_reports_its_attempt_boundaries_which_watchers_see(stage: ServiceS
     assert late.status_code == 409
     phases = [e.data["phase"] for e in stage.store.events(session_id) if e.kind == "progress"]
     assert phases == ["coder"]  # nothing refused was recorded
+
+
+def test_a_progress_post_keeps_the_general_body_limit(stage: ServiceStage) -> None:
+    # Only a result may carry a bundle past the limit; a progress post is a few bytes.
+    isbn = stage.store.children(start_running(stage))[0]
+    path = f"/api/v1/children/{isbn.id}/progress"
+    padded = {"phase": "coder", "attempt": 1, "attempts": 3,
+              "padding": "x" * (6 * 2**20)}  # over the 5 MiB limit, under a result's 9 MiB
+    answer = stage.app.test_client().post(
+        path, json=padded, headers=bearer(stage.issuer.issue(repository=REPO)))
+    assert answer.status_code == 413, answer.json
