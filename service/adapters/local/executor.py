@@ -70,6 +70,7 @@ class LocalExecutor:
         self._stopping = threading.Event()
         self._sink: ResultSink | None = None
         self._plans: dict[tuple[str, str], SandboxPlan] = {}
+        self._plan_lock = threading.Lock()
         # One file per running child with its runner's process group, so that `ccs cancel`
         # in another shell (another process) can stop it (DESIGN §4).
         self.run_dir = log_dir.parent / "run"
@@ -216,9 +217,12 @@ class LocalExecutor:
     def _sandbox(self, session: SessionRow) -> SandboxPlan:
         """Return the session's sandbox plan, read once from the manifest at its base."""
         key = (session.base_sha, session.manifest_path)
-        if key not in self._plans:
-            self._plans[key] = session_sandbox(self.repo, session, os.environ)
-        return self._plans[key]
+        # Under the lock: the first `parallel` children start at once, and each parsing the
+        # manifest for itself cost ~60 ms of CPU apiece (bench/local_run.py).
+        with self._plan_lock:
+            if key not in self._plans:
+                self._plans[key] = session_sandbox(self.repo, session, os.environ)
+            return self._plans[key]
 
     def _bring_back(self, child: ChildRow, checkout: Path, result: ChildResult,
                     ended: RunnerExit, where: str) -> ChildResult:
