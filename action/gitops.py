@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 FALLBACK_IDENTITY = ("ccs", "ccs@localhost")
+# What git says (in English: the commit runs with LC_ALL=C) when it has no identity.
+_NO_IDENTITY = "tell me who you are"
 GIT_TIMEOUT = 600
 # The checkout's .git is the coder's to write: never let it choose commands for our git.
 SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
@@ -21,6 +23,15 @@ class GitError(RuntimeError):
 def git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None,
         timeout: float = GIT_TIMEOUT) -> str:
     """Run git in `cwd` and return its stdout, or raise GitError with its stderr."""
+    status, out, err = _run(cwd, args, env, timeout)
+    if status != 0:
+        raise GitError(f"git {args[0]} failed: {err.strip()[-2000:]}")
+    return out
+
+
+def _run(cwd: Path | str, args: Sequence[str], env: Mapping[str, str] | None = None,
+         timeout: float = GIT_TIMEOUT) -> tuple[int, str, str]:
+    """Run git in `cwd`; return its exit status, stdout and stderr."""
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
         done = subprocess.run(
@@ -29,9 +40,7 @@ def git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None,
         )
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} timed out after {timeout:g} s") from None
-    if done.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout
+    return done.returncode, done.stdout, done.stderr
 
 
 def head(cwd: Path | str) -> str:
@@ -44,29 +53,41 @@ def reset_branch(cwd: Path | str, branch: str) -> None:
     git(cwd, "checkout", "-q", "-B", branch)
 
 
-def _identity_args(cwd: Path | str) -> list[str]:
-    """Return `-c user.*` options only when git has no identity of its own."""
-    try:
-        git(cwd, "var", "GIT_AUTHOR_IDENT")
-        git(cwd, "var", "GIT_COMMITTER_IDENT")
-        return []
-    except GitError:
-        name, email = FALLBACK_IDENTITY
-        return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
-
-
 def commit_all(cwd: Path | str, message: str, leave_out: Sequence[str] = ()) -> bool:
     """Stage every change (deletions too) and commit it; return False when nothing changed.
 
     Paths matching a `leave_out` pattern (an agent's own scratch files) stay untracked.
     """
     git(cwd, "add", "-A", "--", ".", *(f":(exclude){pattern}" for pattern in leave_out))
-    if not git(cwd, "status", "--porcelain", "--untracked-files=no").strip():
+    # Commit first and ask why only when that fails: two git processes for a commit that
+    # just works, where asking first (anything staged? any identity?) cost three more.
+    status, _, err = _commit(cwd, message)
+    if status == 0:
+        return True
+    if not _anything_staged(cwd):
         return False
-    # Hooks and signing belong to the user's own commits; a job commit must not stop on them.
-    git(cwd, *_identity_args(cwd), "-c", "commit.gpgsign=false",
-        "commit", "-q", "--no-verify", "-m", message)
-    return True
+    if _NO_IDENTITY in err:
+        name, email = FALLBACK_IDENTITY
+        status, _, err = _commit(cwd, message, "-c", f"user.name={name}",
+                                 "-c", f"user.email={email}")
+        if status == 0:
+            return True
+    raise GitError(f"git commit failed: {err.strip()[-2000:]}")
+
+
+def _commit(cwd: Path | str, message: str, *identity: str) -> tuple[int, str, str]:
+    # Hooks and signing belong to the user's own commits; a job commit must not stop on
+    # them. The checkout is thrown away: no background maintenance for it.
+    return _run(cwd, [*identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
+                      "-c", "gc.auto=0", "commit", "-q", "--no-verify", "-m", message],
+                {"LC_ALL": "C", "LANGUAGE": "C"})
+
+
+def _anything_staged(cwd: Path | str) -> bool:
+    status, _, err = _run(cwd, ["diff", "--cached", "--quiet"])
+    if status not in (0, 1):
+        raise GitError(f"git diff failed: {err.strip()[-2000:]}")
+    return status == 1
 
 
 def changed_files(cwd: Path | str, start: str) -> list[str]:

@@ -54,6 +54,15 @@ RUNNER_BOOTSTRAP = (
 )
 
 
+def runner_argv(*args: str) -> list[str]:
+    """Return the argv that starts the action/ runner with `args`.
+
+    `-S`: the runner needs the standard library only, and skipping site (the virtualenv's
+    .pth files, the editable install's finder) saves ~25 ms of every child's start.
+    """
+    return [sys.executable, "-S", "-c", RUNNER_BOOTSTRAP, *args]
+
+
 class LocalExecutor:
     """Runs up to `parallel` children at once; results go to the bound result sink."""
 
@@ -240,10 +249,10 @@ def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, work
                    result_file: Path, logs: Path) -> list[str]:
     """Return the argv that runs the action/ runner for one child."""
     entry = component_entry(child).to_json()
-    return [sys.executable, "-c", RUNNER_BOOTSTRAP, "run", "--entry", json.dumps(entry),
-            "--config", json.dumps(config.to_json()), "--session", session.id,
-            "--workdir", str(worktree), "--result", str(result_file), "--logs", str(logs),
-            "--progress", str(progress_path(result_file))]
+    return runner_argv("run", "--entry", json.dumps(entry),
+                       "--config", json.dumps(config.to_json()), "--session", session.id,
+                       "--workdir", str(worktree), "--result", str(result_file),
+                       "--logs", str(logs), "--progress", str(progress_path(result_file)))
 
 
 def progress_path(result_file: Path) -> Path:

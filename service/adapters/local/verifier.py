@@ -6,14 +6,13 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from service.adapters.db.models import ChildRow, SessionRow
 from service.adapters.git_repo import GitError, GitRepository
-from service.adapters.local.executor import RUNNER_BOOTSTRAP, child_environment, log_hint
+from service.adapters.local.executor import child_environment, log_hint, runner_argv
 from service.adapters.local.launch import run_runner, with_temp_dir
 from service.adapters.local.logs import LogFolder
 from service.adapters.local.sandbox import refused_write_message, sandboxed, session_sandbox
@@ -42,11 +41,10 @@ class LocalVerifier:
         try:
             plan = session_sandbox(self.repo, session, os.environ)
             self.repo.add_checkout(checkout, commit)
-            argv = [sys.executable, "-c", RUNNER_BOOTSTRAP, "verify",
-                    "--entry", json.dumps({"child": row.id, "ref": commit}),
-                    "--config", json.dumps(config.to_json()), "--session", session.id,
-                    "--workdir", str(checkout), "--result", str(result_file),
-                    "--logs", str(scratch / "logs")]
+            argv = runner_argv("verify", "--entry", json.dumps({"child": row.id, "ref": commit}),
+                               "--config", json.dumps(config.to_json()), "--session", session.id,
+                               "--workdir", str(checkout), "--result", str(result_file),
+                               "--logs", str(scratch / "logs"))
             home = Path(os.environ.get("HOME") or Path.home())
             ended = run_runner(sandboxed(argv, plan, scratch, home),
                                env=with_temp_dir(child_environment(), scratch),
