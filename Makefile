@@ -9,12 +9,16 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # The demo needs ccs and pytest (the example's tests); the tests also need the lint tools.
+# An editable install has no .pyc files of its own (a wheel does), and with
+# PYTHONDONTWRITEBYTECODE set every `ccs` start would compile them again (~0.5 s).
 $(VENV)/.installed-run: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[demo]'
+	$(PY) -m compileall -q service action
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m compileall -q service action
 	touch $@ $(VENV)/.installed-run
 
 setup: $(VENV)/.installed-test

@@ -59,9 +59,10 @@ def ccs_dir(repo: GitRepository) -> Path:
     return (common / "ccs").resolve()
 
 
-def database_url(repo: GitRepository) -> str:
+def database_url(repo: GitRepository, home: Path | None = None) -> str:
     """Return CCS_DATABASE_URL, or the SQLite file inside the repository's .git/ccs/."""
-    return os.environ.get("CCS_DATABASE_URL") or f"sqlite:///{ccs_dir(repo) / 'ccs.db'}"
+    return (os.environ.get("CCS_DATABASE_URL")
+            or f"sqlite:///{(home or ccs_dir(repo)) / 'ccs.db'}")
 
 
 def repository_key(repo: GitRepository) -> str:
@@ -76,13 +77,14 @@ def local(repo_path: Path, parallel: int | None = None) -> LocalRuntime:
     from service.adapters.local.verifier import LocalVerifier
 
     repo = GitRepository(repo_path)
-    url = database_url(repo)
+    home = ccs_dir(repo)  # a git process: asked once
+    url = database_url(repo, home)
     engine = make_engine(url)
     # Two commands started at once on a fresh repository would both create the tables.
-    with file_lock(ccs_dir(repo) / "migrate.lock"):
+    with file_lock(home / "migrate.lock"):
         upgrade(url, engine)
     store = Store(engine)
-    log_dir = ccs_dir(repo) / "logs"
+    log_dir = home / "logs"
     executor = LocalExecutor(repo, store, parallel, log_dir)
     bus = MessageBus(Ports(store=store, git=repo, host=LocalHost(repo), executor=executor,
                            parse_manifest=parse_manifest,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from service.domain.bundles import BadBundle
 from service.domain.states import ChildMoves, ChildStatus, SessionMoves, SessionStatus
 from service.domain.validation import ChildFacts, Finding, validate_child
@@ -9,6 +11,10 @@ from service.domain.wire import TestCounts
 from service.orchestrator.context import Ports, component_of
 from service.orchestrator.errors import BadInput
 from service.orchestrator.ports import ChildRecord, Git, GitError, SessionRecord
+
+# Facts are a few git processes per child, read-only: gathered a few children at a time
+# (they wait on git, not on Python), they took ~0.4 s at N = 20 one after another.
+FACT_THREADS = 4
 
 NOT_SUCCEEDED = {
     ChildStatus.FAILED: "the job failed",
@@ -57,10 +63,8 @@ def judge_succeeded(ports: Ports, session: SessionRecord,
     findings = receive_bundles(ports, session, succeeded)
     ports.host.prepare_children(session, succeeded)
     refused = {finding.component for finding in findings}
-    for child in succeeded:
-        if child.component in refused:
-            continue
-        facts = child_facts(ports.git, child)
+    judged = [child for child in succeeded if child.component not in refused]
+    for child, facts in zip(judged, _gather_facts(ports.git, judged), strict=True):
         ports.store.update_child(child.id, changed_files=list(facts.changed_files))
         child_findings = validate_child(facts)
         if child_findings:
@@ -117,6 +121,15 @@ def child_facts(git: Git, child: ChildRecord) -> ChildFacts:
         symlinks=tuple(git.symlinks(child.commit, sorted(component.own_files | set(changed))))
         if on_branch else (),
     )
+
+
+def _gather_facts(git: Git, children: list[ChildRecord]) -> list[ChildFacts]:
+    """Return each child's facts, in order; the git reads of several children overlap."""
+    if len(children) < 2:
+        return [child_facts(git, child) for child in children]
+    with ThreadPoolExecutor(max_workers=min(FACT_THREADS, len(children)),
+                            thread_name_prefix="ccs-validate") as pool:
+        return list(pool.map(lambda child: child_facts(git, child), children))
 
 
 def _branch_head(git: Git, branch: str) -> str | None:

@@ -58,11 +58,19 @@ def alembic_config(url: str):
 
 
 def upgrade(url: str, engine: Engine | None = None) -> None:
-    """Apply every migration to the database at `url` (safe to run repeatedly)."""
+    """Apply every migration to the database at `url` (safe to run repeatedly).
+
+    With `engine`, a new SQLite database gets the head schema from the snapshot instead.
+    """
     if engine is not None and at_head(engine):
         # Importing Alembic and its scripts to learn there is nothing to do cost ~0.3 s of
         # every local command (bench/local_run.py).
         return
+    if engine is not None and engine.dialect.name == "sqlite":
+        from service.adapters.db.sqlite_schema import create_if_new
+
+        if create_if_new(engine, head_revision()):
+            return  # a new database: the head schema at once, without Alembic (~0.4 s)
     from alembic import command
 
     config = alembic_config(url)

@@ -9,11 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 
-from service.adapters.db.child_results import ChildResults, as_text
+from service.adapters.db.child_results import ChildResults, as_text, dialect_insert
 from service.adapters.db.events import CHILD_EVENT, EVENT, EventQueries, record_child_moves
 from service.adapters.db.models import (
     ChildRow,
@@ -131,11 +129,9 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
                  "message": "", "updated_at": utcnow()} for child in new]
         if not rows:
             return set()
-        dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
-                          else sqlite_insert)
         with self.unit() as db:
             inserted = db.execute(
-                dialect_insert(ChildRow.__table__).on_conflict_do_nothing()
+                dialect_insert(self.engine)(ChildRow.__table__).on_conflict_do_nothing()
                 .returning(ChildRow.component, ChildRow.session_id, ChildRow.kind), rows).all()
             # Every new child is pending: not at rest.
             self.shift_active(db.connection(), [(r.session_id, r.kind) for r in inserted], 1)
@@ -299,10 +295,8 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
         key = ("insert_once", table.name, tuple(sorted(values)))
         statement = self._statements.get(key)
         if statement is None:
-            dialect_insert = (postgresql_insert if self.engine.dialect.name == "postgresql"
-                              else sqlite_insert)
             statement = self._statements.setdefault(key, (
-                dialect_insert(table).on_conflict_do_nothing()
+                dialect_insert(self.engine)(table).on_conflict_do_nothing()
                 .returning(next(iter(table.primary_key.columns)))))
         with self.connect() as connection:
             inserted = connection.execute(statement, values).first()
