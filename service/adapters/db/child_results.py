@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from service.adapters.db.events import CHILD_EVENT, EVENTS
 from service.adapters.db.models import ChildRow, InteractionRow, SeenTokenRow, SessionRow, utcnow
+from service.adapters.db.prepared import Prepared
 from service.domain.states import ChildKind
 from service.orchestrator.ports import ChildFinish, Finished
 
@@ -61,38 +62,37 @@ class ChildResults:
         params = _params(finish)
         with self.connect() as connection:
             if self.engine.dialect.name == "postgresql":
-                row = connection.execute(self._statement(finish), params).one()
-                return Finished(bool(row.fresh), bool(row.moved), row.active or 0,
-                                row.total or 0)
+                row = self._statement(finish).first(connection, params)
+                return Finished(bool(row["fresh"]), bool(row["moved"]), row["active"] or 0,
+                                row["total"] or 0)
             return self._finish_stepwise(connection, finish, params)
 
     def _finish_stepwise(self, connection: Any, finish: ChildFinish,
                          params: dict[str, Any]) -> Finished:
         if finish.token is not None:
-            fresh = connection.execute(_TOKEN_ONCE, {"jti": params["jti_"],
-                                                     "expires_at": params["expires_"]}).first()
+            fresh = _TOKEN_ONCE.first(connection, {"jti": params["jti_"],
+                                                   "expires_at": params["expires_"]})
             if fresh is None:
                 return Finished(False, False, 0, 0)
-        moved = connection.execute(self._statement(finish, returning_only=True),
-                                   params).first()
+        moved = self._statement(finish, returning_only=True).first(connection, params)
         if moved is None:
             return Finished(True, False, 0, 0)
-        connection.execute(insert(LOG), _log_values(params))
-        connection.execute(CHILD_EVENT, {"child_id": params["child_id"], "at_": params["at_"]})
-        if moved.kind != COMPONENT:
+        _LOG_ENTRY.execute(connection, params).close()
+        _CHILD_EVENT.execute(connection, params).close()
+        if moved["kind"] != COMPONENT:
             return Finished(True, True, 0, 0)
-        counted = connection.execute(_COUNTED, {"sid_": moved.session_id, "by_": -1}).one()
-        return Finished(True, True, counted.active_children, counted.total)
+        counted = _COUNTED.first(connection, {"sid_": moved["session_id"], "by_": -1})
+        return Finished(True, True, counted["active_children"], counted["total"])
 
-    def _statement(self, finish: ChildFinish, returning_only: bool = False) -> Any:
+    def _statement(self, finish: ChildFinish, returning_only: bool = False) -> Prepared:
         key = ("finish", finish.move.name, tuple(sorted(finish.fields)),
                finish.token is not None, returning_only)
         statement = self._statements.get(key)
         if statement is None:
             moved = _move(finish, with_token=finish.token is not None and not returning_only)
-            statement = self._statements.setdefault(
-                key, moved.returning(CHILDREN.c.session_id, CHILDREN.c.kind)
-                if returning_only else _one_statement(finish, moved))
+            statement = self._statements.setdefault(key, Prepared(
+                moved.returning(CHILDREN.c.session_id, CHILDREN.c.kind)
+                if returning_only else _one_statement(finish, moved)))
         return statement
 
     def shift_active(self, connection: Any, moved: Iterable[tuple[str, str]],
@@ -163,12 +163,6 @@ def _params(finish: ChildFinish) -> dict[str, Any]:
     return params
 
 
-def _log_values(params: dict[str, Any]) -> dict[str, Any]:
-    return {"session_id": params["sid_"], "step": params["step_"],
-            "command": params["command_"], "result": params["result_"], "ok": params["ok_"],
-            "created_at": params["at_"]}
-
-
 def as_text(value: Any) -> str:
     """Return a log entry's command or result as stored: text as it is, else JSON."""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
@@ -196,8 +190,13 @@ def _fresh() -> Any:
 
 _SHIFT = (update(SESSIONS).where(SESSIONS.c.id == bindparam("sid_"))
           .values(active_children=SESSIONS.c.active_children + bindparam("by_")))
-_COUNTED = _SHIFT.returning(
+# The stepwise road's statements (SQLite), run on the driver (prepared.py).
+_COUNTED = Prepared(_SHIFT.returning(
     SESSIONS.c.active_children,
     select(func.count()).where(CHILDREN.c.session_id == bindparam("sid_"),
-                               CHILDREN.c.kind == COMPONENT).scalar_subquery().label("total"))
-_TOKEN_ONCE = sqlite_insert(TOKENS).on_conflict_do_nothing().returning(TOKENS.c.jti)
+                               CHILDREN.c.kind == COMPONENT).scalar_subquery().label("total")))
+_TOKEN_ONCE = Prepared(sqlite_insert(TOKENS).on_conflict_do_nothing().returning(TOKENS.c.jti))
+_LOG_ENTRY = Prepared(insert(LOG).values(
+    session_id=bindparam("sid_"), step=bindparam("step_"), command=bindparam("command_"),
+    result=bindparam("result_"), ok=bindparam("ok_"), created_at=bindparam("at_")))
+_CHILD_EVENT = Prepared(CHILD_EVENT)

@@ -19,6 +19,7 @@ from service.adapters.db.models import (
     SessionRow,
     utcnow,
 )
+from service.adapters.db.prepared import Prepared
 from service.adapters.db.service_queries import ServiceQueries
 from service.adapters.db.transactions import Transactions
 from service.domain.spend import Usage
@@ -155,12 +156,11 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
 
     def child_with_session(self, child_id: str) -> tuple[Any, Any]:
         """Return the child and its session in one round trip (plain records: columns only,
-        no ORM objects, a statement compiled once)."""
+        no ORM objects, a statement compiled once and run on the driver)."""
         with self.connect() as connection:
-            found = connection.execute(_CHILD_WITH_SESSION, {"child_id": child_id}).first()
-        if found is None:
+            values = _CHILD_WITH_SESSION.first(connection, {"child_id": child_id})
+        if values is None:
             raise NotFound(f"no child {child_id!r}")
-        values = found._mapping
         return (SimpleNamespace(**{name: values[f"c_{name}"] for name in _CHILD_NAMES}),
                 SimpleNamespace(**{name: values[f"s_{name}"] for name in _SESSION_NAMES}))
 
@@ -305,7 +305,7 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
 
 _CHILD_NAMES = tuple(column.key for column in ChildRow.__table__.columns)
 _SESSION_NAMES = tuple(column.key for column in SessionRow.__table__.columns)
-_CHILD_WITH_SESSION = (
+_CHILD_WITH_SESSION = Prepared(
     select(*[column.label(f"c_{column.key}") for column in ChildRow.__table__.columns],
            *[column.label(f"s_{column.key}") for column in SessionRow.__table__.columns])
     .join_from(ChildRow.__table__, SessionRow.__table__,
