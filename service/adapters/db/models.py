@@ -90,6 +90,7 @@ class ChildRow(Base):
     __table_args__ = (
         UniqueConstraint("session_id", "component", name="uq_children_session_component"),
         Index("ix_children_session", "session_id"),
+        Index("ix_children_session_kind", "session_id", "kind"),
         Index("ix_children_run", "run_id"),
         Index("ix_children_status_updated", "status", "updated_at"),
     )

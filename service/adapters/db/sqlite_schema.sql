@@ -141,6 +141,8 @@ CREATE INDEX ix_children_run ON children (run_id);
 
 CREATE INDEX ix_children_session ON children (session_id);
 
+CREATE INDEX ix_children_session_kind ON children (session_id, kind);
+
 CREATE INDEX ix_children_status_updated ON children (status, updated_at);
 
 CREATE INDEX ix_interactions_session ON interactions (session_id, id);
@@ -151,5 +153,5 @@ CREATE INDEX ix_sessions_repository_created ON sessions (repository, created_at)
 
 CREATE INDEX ix_sessions_status ON sessions (status);
 
-INSERT INTO alembic_version (version_num) VALUES ('0007');
+INSERT INTO alembic_version (version_num) VALUES ('0008');
 
