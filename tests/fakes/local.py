@@ -20,7 +20,7 @@ import os
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -473,3 +473,31 @@ def scratch_postgres(url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_store(backend: str, tmp_path: Path,
+                   postgres_url: Callable[[], str]) -> Iterator[Any]:
+    """Yield a Store on a fresh, migrated SQLite file or PostgreSQL database (`backend`
+    "sqlite" or "postgres"); migrations run twice, since they must be safe to re-run."""
+    from service.adapters.db.engine import make_engine, upgrade
+    from service.adapters.db.store import Store
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ccs.db'}"
+        engine = make_engine(url)
+        upgrade(url, engine)
+        upgrade(url, engine)
+        try:
+            yield Store(engine)
+        finally:
+            engine.dispose()
+        return
+    with scratch_postgres(postgres_url()) as url:
+        upgrade(url)
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            yield Store(engine)
+        finally:
+            engine.dispose()

@@ -11,30 +11,20 @@ import pytest
 from sqlalchemy import text
 
 from service.adapters.db import child_results
-from service.adapters.db.engine import make_engine, upgrade
 from service.adapters.db.prepared import Prepared
 from service.adapters.db.store import Store
 from service.domain.states import ChildMoves, SessionMoves
 from service.orchestrator.ports import ChildFinish, NewChild, NewSession
-from tests.fakes.local import scratch_postgres
+from tests.fakes.local import migrated_store
 
 AT = datetime(2026, 12, 2, 5, 6, 7, 891011, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ccs.db'}"
-        engine = make_engine(url)
-        upgrade(url, engine)
-        yield Store(engine)
-        engine.dispose()
-        return
-    with scratch_postgres(request.getfixturevalue("postgres_url")) as url:
-        upgrade(url)
-        engine = make_engine(url)
-        yield Store(engine)
-        engine.dispose()
+    with migrated_store(request.param, tmp_path,
+                        lambda: request.getfixturevalue("postgres_url")) as store:
+        yield store
 
 
 def add_running_children(store: Store, *child_ids: str) -> None:

@@ -15,27 +15,16 @@ from service.adapters.db.models import utcnow
 from service.adapters.db.store import NotFound, Store
 from service.domain.states import ChildMove, ChildMoves, ChildStatus, SessionMoves, SessionStatus
 from service.orchestrator.ports import NewChild, NewSession
-from tests.fakes.local import scratch_postgres
+from tests.fakes.local import migrated_store
 
 S, C = SessionStatus, ChildStatus
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ccs.db'}"
-        engine = make_engine(url)
-        upgrade(url, engine)
-        upgrade(url, engine)  # migrations are safe to run again
-        yield Store(engine)
-        engine.dispose()
-        return
-    with scratch_postgres(request.getfixturevalue("postgres_url")) as url:
-        upgrade(url)
-        upgrade(url)
-        engine = make_engine(url)
-        yield Store(engine)
-        engine.dispose()
+    with migrated_store(request.param, tmp_path,
+                        lambda: request.getfixturevalue("postgres_url")) as store:
+        yield store
 
 
 def add_session(store: Store, session_id: str = "0123abcdef", repository: str = "acme/shop",

@@ -15,6 +15,7 @@ from action.agents import PRESETS, AgentRun, Invocation
 from action.report import RunResult
 from action.runner import Console, Runner, run_component
 from action.spec import parse_component_entry, parse_config
+from tests.fakes.cli import HANG_GUARD
 from tests.fakes.local import git
 
 ENTRY = {"child": "c1", "component": "hasher", "context": "accounts",
@@ -71,8 +72,8 @@ def script(tmp_path: Path, body: str, name: str = "coder.py") -> str:
 def run(checkout: Path, coder: dict, attempts: int = 3, test: list[str] | None = None,
         environ: dict[str, str] | None = None) -> tuple[RunResult, list[str]]:
     """Run the child loop in-process and return the result and what the runner said."""
-    config = parse_config({"coder": {"timeout": 20, **coder},
-                           "test": {"command": test or CHECK, "timeout": 20},
+    config = parse_config({"coder": {"timeout": HANG_GUARD, **coder},
+                           "test": {"command": test or CHECK, "timeout": HANG_GUARD},
                            "attempts": attempts})
     console = RecordingConsole()
     runner = Runner(session="s1", workdir=checkout, console=console,

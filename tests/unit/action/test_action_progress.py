@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from service.adapters.local.progress_tail import ProgressTail, progress_data
+from tests.fakes.cli import HANG_GUARD
 from tests.fakes.local import git
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,7 +45,7 @@ def test_the_runner_reports_setup_then_coder_and_tests_of_each_attempt(tmp_path:
                         "timeout": 10},
               "test": {"command": [sys.executable, "-m", "pytest", "-q", "-p",
                                    "no:cacheprovider", "{test}", "--junitxml={junit}"],
-                       "timeout": 20}, "verify": None, "attempts": 3}
+                       "timeout": HANG_GUARD}, "verify": None, "attempts": 3}
     progress = tmp_path / "progress.jsonl"
     subprocess.run(
         [sys.executable, "-m", "action", "run", "--entry", json.dumps(ENTRY), "--config",

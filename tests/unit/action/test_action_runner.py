@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.domain.wire import parse_result
+from tests.fakes.cli import HANG_GUARD
 from tests.fakes.local import git
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,12 +52,12 @@ def coder(tmp_path: Path, body: str) -> list[str]:
     return [sys.executable, str(script)]
 
 
-def config(coder_argv: list[str], attempts: int = 3, coder_timeout: float = 10,
+def config(coder_argv: list[str], attempts: int = 3, coder_timeout: float = HANG_GUARD,
            test: list[str] | None = None, setup: list[str] | None = None) -> dict:
     """Return a job config."""
-    return {"setup": {"command": setup, "timeout": 10} if setup else None,
+    return {"setup": {"command": setup, "timeout": HANG_GUARD} if setup else None,
             "coder": {"command": coder_argv, "timeout": coder_timeout},
-            "test": {"command": test or PYTEST, "timeout": 20},
+            "test": {"command": test or PYTEST, "timeout": HANG_GUARD},
             "verify": None, "attempts": attempts}
 
 
