@@ -84,11 +84,13 @@ class GitRepository:
             raise GitError(self._clean(f"git {command} failed ({status}): {err.strip()}"))
         return status, out, err
 
-    def _execute(self, args: list[str], cwd: Path,
-                 env: dict | None) -> tuple[int, str, str]:
+    def _execute(self, args: list[str], cwd: Path, env: dict | None,
+                 stdin: str | None = None) -> tuple[int, str, str]:
+        feed = None if stdin is None else stdin.encode("utf-8", "surrogateescape")
         done = subprocess.run([self._git, *SAFE_CONFIG, *args], cwd=cwd,
-                              env={**os.environ, **C_LOCALE, **(env or {})},
-                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+                              env={**os.environ, **C_LOCALE, **(env or {})}, input=feed,
+                              stdin=subprocess.DEVNULL if feed is None else None,
+                              capture_output=True, check=False)
         # Paths and file contents need not be UTF-8: keep their bytes round-trippable.
         return (done.returncode, done.stdout.decode("utf-8", "surrogateescape"),
                 done.stderr.decode("utf-8", "surrogateescape"))
@@ -145,13 +147,11 @@ class GitRepository:
         if not paths:
             return {}
         request = "".join(f"{commit}:{p}\n" for p in paths)
-        # One batch process answers for every path; GitPython has no stdin-text helper.
-        done = subprocess.run(
-            ["git", *SAFE_CONFIG, "cat-file", "--batch-check=%(objecttype) %(objectsize)"],
-            cwd=self.git_dir, input=request, capture_output=True, text=True, check=False,
-        )
+        # One batch process answers for every path.
+        _, out, _ = self._execute(["cat-file", "--batch-check=%(objecttype) %(objectsize)"],
+                                  self.git_dir, None, stdin=request)
         sizes: dict[str, int | None] = {}
-        for path, line in zip(paths, done.stdout.splitlines(), strict=False):
+        for path, line in zip(paths, out.splitlines(), strict=False):
             kind, _, size = line.partition(" ")
             sizes[path] = int(size) if kind == "blob" and size.isdigit() else None
         for path in paths:

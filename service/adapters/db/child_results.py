@@ -168,9 +168,9 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-def dialect_insert(engine: Any) -> Any:
-    """Return the INSERT construct with ON CONFLICT of `engine`'s dialect."""
-    if engine.dialect.name == "postgresql":
+def dialect_insert(dialect: str) -> Any:
+    """Return the INSERT construct with ON CONFLICT of the dialect named `dialect`."""
+    if dialect == "postgresql":
         # Imported here: the PostgreSQL dialect costs ~0.05-0.1 s of every local command.
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
@@ -181,9 +181,7 @@ def dialect_insert(engine: Any) -> Any:
 @functools.cache
 def _fresh() -> Any:
     """Return the CTE recording a token id once (PostgreSQL's one-statement write)."""
-    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-    return (postgresql_insert(TOKENS)
+    return (dialect_insert("postgresql")(TOKENS)
             .values(jti=bindparam("jti_"), expires_at=bindparam("expires_"))
             .on_conflict_do_nothing().returning(TOKENS.c.jti).cte("fresh"))
 

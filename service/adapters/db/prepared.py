@@ -73,14 +73,6 @@ class Prepared:
         finally:
             cursor.close()
 
-    def rowcount(self, connection: Connection, params: Mapping[str, Any]) -> int:
-        """Run the statement; return how many rows it changed."""
-        cursor = self.execute(connection, params)
-        try:
-            return cursor.rowcount
-        finally:
-            cursor.close()
-
     def _for(self, connection: Connection) -> _Compiled:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)

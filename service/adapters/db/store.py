@@ -132,7 +132,7 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
             return set()
         with self.unit() as db:
             inserted = db.execute(
-                dialect_insert(self.engine)(ChildRow.__table__).on_conflict_do_nothing()
+                dialect_insert(self.engine.dialect.name)(ChildRow.__table__).on_conflict_do_nothing()
                 .returning(ChildRow.component, ChildRow.session_id, ChildRow.kind), rows).all()
             # Every new child is pending: not at rest.
             self.shift_active(db.connection(), [(r.session_id, r.kind) for r in inserted], 1)
@@ -296,7 +296,7 @@ class Store(Transactions, ServiceQueries, EventQueries, ChildResults):
         statement = self._statements.get(key)
         if statement is None:
             statement = self._statements.setdefault(key, (
-                dialect_insert(self.engine)(table).on_conflict_do_nothing()
+                dialect_insert(self.engine.dialect.name)(table).on_conflict_do_nothing()
                 .returning(next(iter(table.primary_key.columns)))))
         with self.connect() as connection:
             inserted = connection.execute(statement, values).first()
