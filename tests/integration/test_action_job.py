@@ -11,6 +11,7 @@ import pytest
 
 from service.domain.wire import parse_result
 from tests.fakes.actions_env import CallbackServer, OidcServer, github_env, run_action
+from tests.fakes.cli import HANG_GUARD
 from tests.fakes.local import git
 
 ACTION_DIR = Path(__file__).resolve().parents[2] / "action"
@@ -60,13 +61,13 @@ def coder_argv(tmp_path: Path, body: str) -> list[str]:
     return [sys.executable, str(script)]
 
 
-def job_config(coder: list[str], attempts: int = 2, coder_timeout: float = 10,
+def job_config(coder: list[str], attempts: int = 2, coder_timeout: float = HANG_GUARD,
                verify: list[str] | None = None) -> str:
     """Return the `config` input."""
     return json.dumps({
         "setup": None, "coder": {"command": coder, "timeout": coder_timeout},
-        "test": {"command": PYTEST, "timeout": 20},
-        "verify": {"command": verify, "timeout": 20} if verify else None,
+        "test": {"command": PYTEST, "timeout": HANG_GUARD},
+        "verify": {"command": verify, "timeout": HANG_GUARD} if verify else None,
         "attempts": attempts})
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli import HANG_GUARD
 from tests.fakes.local import git
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,14 +34,14 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def run(checkout: Path, coder: list[str], logs: Path, setup: list[str] | None = None) -> dict:
-    config = {"setup": {"command": setup, "timeout": 10} if setup else None,
-              "coder": {"command": coder, "timeout": 10},
-              "test": {"command": TEST, "timeout": 10}, "verify": None, "attempts": 3}
+    config = {"setup": {"command": setup, "timeout": HANG_GUARD} if setup else None,
+              "coder": {"command": coder, "timeout": HANG_GUARD},
+              "test": {"command": TEST, "timeout": HANG_GUARD}, "verify": None, "attempts": 3}
     result = checkout.parent / "result.json"
     subprocess.run([sys.executable, "-m", "action", "run", "--entry", json.dumps(ENTRY),
                     "--config", json.dumps(config), "--session", "s1",
                     "--workdir", str(checkout), "--result", str(result), "--logs", str(logs)],
-                   cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+                   cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD, check=True,
                    env=dict(os.environ))
     return json.loads(result.read_text())
 

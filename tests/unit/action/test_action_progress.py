@@ -40,9 +40,9 @@ def checkout(tmp_path: Path) -> Path:
 
 def test_the_runner_reports_setup_then_coder_and_tests_of_each_attempt(tmp_path: Path) -> None:
     (tmp_path / "coder.py").write_text(CODER)
-    config = {"setup": {"command": [sys.executable, "-c", "pass"], "timeout": 10},
+    config = {"setup": {"command": [sys.executable, "-c", "pass"], "timeout": HANG_GUARD},
               "coder": {"command": [sys.executable, str(tmp_path / "coder.py")],
-                        "timeout": 10},
+                        "timeout": HANG_GUARD},
               "test": {"command": [sys.executable, "-m", "pytest", "-q", "-p",
                                    "no:cacheprovider", "{test}", "--junitxml={junit}"],
                        "timeout": HANG_GUARD}, "verify": None, "attempts": 3}
@@ -51,7 +51,8 @@ def test_the_runner_reports_setup_then_coder_and_tests_of_each_attempt(tmp_path:
         [sys.executable, "-m", "action", "run", "--entry", json.dumps(ENTRY), "--config",
          json.dumps(config), "--session", "s1", "--workdir", str(checkout(tmp_path)),
          "--result", str(tmp_path / "result.json"), "--progress", str(progress)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=dict(os.environ), check=True)
+        cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD, env=dict(os.environ),
+        check=True)
     lines = [progress_data(line) for line in progress.read_text().splitlines()]
     assert lines == [{"phase": "setup", "attempt": 0, "attempts": 0},
                      {"phase": "coder", "attempt": 1, "attempts": 3},
