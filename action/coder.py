@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import shutil
@@ -30,10 +31,16 @@ class AttemptContext:
     scratch: Path
     feedback: str = ""
     spent_usd: float = 0.0
+    # Where the coder itself writes (its usage file); None: the scratch dir.
+    outbox: Path | None = None
 
     def file(self, name: str) -> Path:
         """Return the path of this attempt's `name` file in the scratch dir."""
         return self.scratch / f"attempt-{self.number}-{name}"
+
+    def written_by_coder(self, name: str) -> Path:
+        """Return the path of this attempt's `name` file that the coder writes."""
+        return (self.outbox or self.scratch) / f"attempt-{self.number}-{name}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def prepare(entry: ComponentEntry, config: RunConfig, workdir: Path, attempt: At
     assert coder is not None and config.test is not None
     template, warnings = _template(coder, workdir)
     text = _render(template, _prompt_values(entry, config, workdir, attempt, values))
-    prompt_path, usage_path = attempt.file("prompt.md"), attempt.file("usage.json")
+    prompt_path, usage_path = attempt.file("prompt.md"), attempt.written_by_coder("usage.json")
     prompt_path.write_text(text, encoding="utf-8")
     # A fresh file each attempt, so that an attempt is never credited with the last one's.
     usage_path.unlink(missing_ok=True)
@@ -120,7 +127,7 @@ def _template(coder: CoderConfig, workdir: Path) -> tuple[str | None, list[str]]
     if not path.is_relative_to(workdir.resolve()):
         raise CoderCannotStart(f"coder.prompt {coder.prompt!r} leads outside the checkout")
     try:
-        template = path.read_text(encoding="utf-8")
+        template = read_regular(path)
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise CoderCannotStart(f"cannot read the prompt template {coder.prompt!r}: "
@@ -161,9 +168,19 @@ def _design_text(workdir: Path, design: str) -> str:
     if not path.is_relative_to(workdir.resolve()):
         return f"[ccs: the design document {design} leads outside the checkout; not read]"
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_regular(path, errors="replace")
     except OSError:
         return f"[ccs: the design document {design} is not in the checkout]"
+
+
+def read_regular(path: Path, errors: str = "strict") -> str:
+    """Return the text of `path` if it is a regular file; raise OSError otherwise.
+
+    A coder can leave a FIFO or a device where a document was: opening one would block.
+    """
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return path.read_text(encoding="utf-8", errors=errors)
 
 
 def _check_program(program: str, workdir: Path, path: str | None,

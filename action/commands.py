@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -153,16 +154,23 @@ def run_command(
     grace: float = KILL_GRACE,
     stdin: str | None = None,
     stdout_copy: BinaryIO | None = None,
+    jail: Sequence[str] = (),
 ) -> CommandOutcome:
     """Run `argv` (never through a shell) in a new process group and wait at most `timeout` s.
 
     `stdin` is fed to the command as text (else it reads nothing); `stdout_copy` gets
-    all of its standard output, which the outcome keeps only the tail of.
+    all of its standard output, which the outcome keeps only the tail of. `jail` is a
+    sandbox's argv to run it in.
     """
     started = time.monotonic()
+    missing = _missing_program(argv[0], cwd, env) if jail else None
+    if missing is not None:
+        # Outside a jail Popen says so itself; inside one, bwrap would start and fail.
+        return CommandOutcome(tuple(argv), None, False, False, 0.0, "", "",
+                              error=f"could not start {argv[0]!r}: {missing}")
     try:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=dict(env),
+            [*jail, *argv], cwd=cwd, env=dict(env),
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
@@ -199,6 +207,17 @@ def run_command(
         stdout=readers[0].text(),
         stderr=readers[1].text(),
     )
+
+
+def _missing_program(program: str, cwd: str, env: Mapping[str, str]) -> str | None:
+    """Return why `program` cannot be started from `cwd` with `env`'s PATH (None: it can)."""
+    found = (os.path.join(cwd, program) if "/" in program
+             else shutil.which(program, path=env.get("PATH", os.defpath)))
+    if found is None or not os.path.exists(found):
+        return "No such file or directory"
+    if os.path.isdir(found) or not os.access(found, os.X_OK):
+        return "Permission denied"
+    return None
 
 
 def _wait_for(process: subprocess.Popen, deadline: float,

@@ -21,21 +21,22 @@ class GitError(RuntimeError):
 
 
 def git(cwd: Path | str, *args: str, env: Mapping[str, str] | None = None,
-        timeout: float = GIT_TIMEOUT) -> str:
-    """Run git in `cwd` and return its stdout, or raise GitError with its stderr."""
-    status, out, err = _run(cwd, args, env, timeout)
+        timeout: float = GIT_TIMEOUT, jail: Sequence[str] = ()) -> str:
+    """Run git in `cwd` (inside `jail`, a sandbox's argv) and return its stdout, or raise
+    GitError with its stderr."""
+    status, out, err = _run(cwd, args, env, timeout, jail)
     if status != 0:
         raise GitError(f"git {args[0]} failed: {err.strip()[-2000:]}")
     return out
 
 
 def _run(cwd: Path | str, args: Sequence[str], env: Mapping[str, str] | None = None,
-         timeout: float = GIT_TIMEOUT) -> tuple[int, str, str]:
+         timeout: float = GIT_TIMEOUT, jail: Sequence[str] = ()) -> tuple[int, str, str]:
     """Run git in `cwd`; return its exit status, stdout and stderr."""
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
         done = subprocess.run(
-            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            [*jail, "git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired:
@@ -43,56 +44,59 @@ def _run(cwd: Path | str, args: Sequence[str], env: Mapping[str, str] | None = N
     return done.returncode, done.stdout, done.stderr
 
 
-def head(cwd: Path | str) -> str:
+def head(cwd: Path | str, jail: Sequence[str] = ()) -> str:
     """Return the sha HEAD points at."""
-    return git(cwd, "rev-parse", "HEAD").strip()
+    return git(cwd, "rev-parse", "HEAD", jail=jail).strip()
 
 
-def reset_branch(cwd: Path | str, branch: str) -> None:
+def reset_branch(cwd: Path | str, branch: str, jail: Sequence[str] = ()) -> None:
     """Create or reset `branch` at HEAD and check it out."""
-    git(cwd, "checkout", "-q", "-B", branch)
+    git(cwd, "checkout", "-q", "-B", branch, jail=jail)
 
 
-def commit_all(cwd: Path | str, message: str, leave_out: Sequence[str] = ()) -> bool:
+def commit_all(cwd: Path | str, message: str, leave_out: Sequence[str] = (),
+               jail: Sequence[str] = ()) -> bool:
     """Stage every change (deletions too) and commit it; return False when nothing changed.
 
     Paths matching a `leave_out` pattern (an agent's own scratch files) stay untracked.
     """
-    git(cwd, "add", "-A", "--", ".", *(f":(exclude){pattern}" for pattern in leave_out))
+    git(cwd, "add", "-A", "--", ".", *(f":(exclude){pattern}" for pattern in leave_out),
+        jail=jail)
     # Commit first and ask why only when that fails: two git processes for a commit that
     # just works, where asking first (anything staged? any identity?) cost three more.
-    status, _, err = _commit(cwd, message)
+    status, _, err = _commit(cwd, message, jail)
     if status == 0:
         return True
-    if not _anything_staged(cwd):
+    if not _anything_staged(cwd, jail):
         return False
     if _NO_IDENTITY in err:
         name, email = FALLBACK_IDENTITY
-        status, _, err = _commit(cwd, message, "-c", f"user.name={name}",
+        status, _, err = _commit(cwd, message, jail, "-c", f"user.name={name}",
                                  "-c", f"user.email={email}")
         if status == 0:
             return True
     raise GitError(f"git commit failed: {err.strip()[-2000:]}")
 
 
-def _commit(cwd: Path | str, message: str, *identity: str) -> tuple[int, str, str]:
+def _commit(cwd: Path | str, message: str, jail: Sequence[str],
+            *identity: str) -> tuple[int, str, str]:
     # Hooks and signing belong to the user's own commits; a job commit must not stop on
     # them. The checkout is thrown away: no background maintenance for it.
     return _run(cwd, [*identity, "-c", "commit.gpgsign=false", "-c", "maintenance.auto=false",
                       "-c", "gc.auto=0", "commit", "-q", "--no-verify", "-m", message],
-                {"LC_ALL": "C", "LANGUAGE": "C"})
+                {"LC_ALL": "C", "LANGUAGE": "C"}, jail=jail)
 
 
-def _anything_staged(cwd: Path | str) -> bool:
-    status, _, err = _run(cwd, ["diff", "--cached", "--quiet"])
+def _anything_staged(cwd: Path | str, jail: Sequence[str]) -> bool:
+    status, _, err = _run(cwd, ["diff", "--cached", "--quiet"], jail=jail)
     if status not in (0, 1):
         raise GitError(f"git diff failed: {err.strip()[-2000:]}")
     return status == 1
 
 
-def changed_files(cwd: Path | str, start: str) -> list[str]:
+def changed_files(cwd: Path | str, start: str, jail: Sequence[str] = ()) -> list[str]:
     """Return the paths changed between `start` and HEAD (renames as delete + add)."""
-    out = git(cwd, "diff", "--name-only", "--no-renames", "-z", f"{start}..HEAD")
+    out = git(cwd, "diff", "--name-only", "--no-renames", "-z", f"{start}..HEAD", jail=jail)
     return sorted(path for path in out.split("\0") if path)
 
 

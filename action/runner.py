@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from action import gitops
 from action.coder import (
@@ -49,18 +49,21 @@ SECRET_ENV = ("CCS_JOB_TOKEN", "CCS_JOB_CALLBACK_TOKEN", "ACTIONS_ID_TOKEN_REQUE
 
 
 class Console:
-    """Where the runner says what it is doing; plain lines on stderr."""
+    """Where the runner says what it is doing; plain lines on `stream` (stderr)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
 
     def start(self, title: str) -> None:
         """Announce a step whose command output follows."""
-        print(f"ccs: {title}", file=sys.stderr, flush=True)
+        self.info(title)
 
     def end(self) -> None:
         """Close the step started last."""
 
     def info(self, message: str) -> None:
         """Say one line."""
-        print(f"ccs: {message}", file=sys.stderr, flush=True)
+        print(f"ccs: {message}", file=self.stream or sys.stderr, flush=True)
 
 
 @dataclass
@@ -77,15 +80,25 @@ class Runner:
     progress: ProgressFile = field(default_factory=lambda: ProgressFile(None))
     # Where each attempt's prompt.md, coder.log and tests.log go (None: keep none).
     logs: Path | None = None
+    # A sandbox's argv that every command and git call runs inside (() for none). Then the
+    # runner itself is outside it: `scratch` (its own files: prompts, feedback, output
+    # copies) must be a folder the jail cannot write, and `outbox` (the JUnit report and
+    # the usage file, which commands write) one it can.
+    jail: tuple[str, ...] = ()
+    scratch: Path | None = None
+    outbox: Path | None = None
 
     def __post_init__(self) -> None:
-        self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-"))
-        if self.scratch.resolve().is_relative_to(self.workdir.resolve()):
-            # Junit and feedback files must never count as changes in the checkout.
-            shutil.rmtree(self.scratch)
-            self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-",
-                                                 dir=self.workdir.resolve().parent))
-        self.junit = self.scratch / "junit.xml"
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-"))
+            if self.scratch.resolve().is_relative_to(self.workdir.resolve()):
+                # Junit and feedback files must never count as changes in the checkout.
+                shutil.rmtree(self.scratch)
+                self.scratch = Path(tempfile.mkdtemp(prefix="ccs-run-",
+                                                     dir=self.workdir.resolve().parent))
+        if self.outbox is None:
+            self.outbox = self.scratch
+        self.junit = self.outbox / "junit.xml"
         self.feedback = self.scratch / "feedback.txt"
 
     def close(self) -> None:
@@ -124,7 +137,7 @@ class Runner:
         try:
             outcome = run_command(argv, cwd=str(self.workdir), env=full_env, timeout=timeout,
                                   cancel=self.cancel, echo=echo, stdin=stdin,
-                                  stdout_copy=stdout_copy)
+                                  stdout_copy=stdout_copy, jail=self.jail)
         finally:
             self.console.end()
             if isinstance(echo, TeeLog):
@@ -172,9 +185,10 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
     result = RunResult("failed", None, entry.child_branch, 0, empty_counts(), [], "",
                        component=entry.component)
     try:
-        start = gitops.head(runner.workdir)
+        jail = runner.jail
+        start = gitops.head(runner.workdir, jail=jail)
         result.commit = start
-        gitops.reset_branch(runner.workdir, entry.child_branch)
+        gitops.reset_branch(runner.workdir, entry.child_branch, jail=jail)
         linked = linked_paths(runner.workdir, entry)
         if linked:
             # The coder would write through the link, outside the checkout (DESIGN §8).
@@ -184,10 +198,10 @@ def run_component(entry: ComponentEntry, config: RunConfig, runner: Runner) -> R
             return result
         result = _attempts(entry, config, runner, result)
         if gitops.commit_all(runner.workdir, f"ccs: implement {label}",
-                             leave_out=scratch_patterns(config)):
+                             leave_out=scratch_patterns(config), jail=jail):
             runner.console.info(f"committed the changes to {entry.child_branch}")
-        result.commit = gitops.head(runner.workdir)
-        result.changed_files = gitops.changed_files(runner.workdir, start)
+        result.commit = gitops.head(runner.workdir, jail=jail)
+        result.changed_files = gitops.changed_files(runner.workdir, start, jail=jail)
     except gitops.GitError as error:
         result.status = "failed"
         result.message = _join(result.message, str(error))
@@ -233,7 +247,8 @@ def _attempts(entry: ComponentEntry, config: RunConfig, runner: Runner,
         feedback = _write_feedback(entry, config, runner, last)
         values = entry_values(entry, runner.junit, number)
         env = entry_env(runner.session, entry, number, runner.feedback if feedback else None)
-        context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage))
+        context = AttemptContext(number, runner.scratch, feedback, cost_of(result.usage),
+                                 outbox=runner.outbox)
         runner.progress.phase("coder", number, config.attempts)
         try:
             coder = _run_coder(entry, config, runner, context, values, env, result)
@@ -338,7 +353,7 @@ def run_verify(entry: VerifyEntry, config: RunConfig, runner: Runner) -> RunResu
     result = RunResult("failed", None, entry.ref, 1, empty_counts(), [], "",
                        component=entry.component)
     try:
-        result.commit = gitops.head(runner.workdir)
+        result.commit = gitops.head(runner.workdir, jail=runner.jail)
         values = {"context": "", "component": entry.component, "design": "",
                   "implementation": "", "test": "", "junit": str(runner.junit), "attempt": "1"}
         env = {"CCS_SESSION": runner.session, "CCS_COMPONENT": entry.component,

@@ -36,6 +36,11 @@ def clean_usage(body: Any) -> tuple[Usage, list[str]]:
 def read_usage_file(path: Path) -> tuple[Usage, list[str]]:
     """Read what a coder wrote to CCS_USAGE; a missing or empty file is no usage."""
     try:
+        # A FIFO (the coder writes this file) would block the read: regular files only.
+        if not path.is_file():
+            if path.exists() or path.is_symlink():
+                return {}, ["the usage file is not a regular file; ignored"]
+            return {}, []
         with path.open("rb") as handle:
             raw = handle.read(MAX_USAGE_FILE_BYTES + 1)
     except FileNotFoundError:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import termios
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,11 @@ def manifest_text(n: int, parallel: int, verify: list[str] | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run git with hooks off and a fixed identity; return stdout, raise with its stderr."""
-    done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", *args], cwd=cwd,
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None,
+        jail: Sequence[str] = ()) -> str:
+    """Run git (after `jail`, a sandbox's argv) with hooks off and a fixed identity; return
+    stdout, raise with its stderr."""
+    done = subprocess.run([*jail, "git", "-c", "core.hooksPath=/dev/null", *args], cwd=cwd,
                           capture_output=True, text=True, check=False,
                           env={**os.environ, **IDENTITY, **(env or {})})
     if done.returncode != 0:

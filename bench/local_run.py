@@ -16,7 +16,13 @@ environment variables, a check of the JUnit report, `git add -A` + `git commit`,
 the commits in spawn order and one squash `commit-tree` onto the base, as ccs's Finalize.
 
 Figure: wall time ratio ccs / baseline per interleaved pair (goal ≤ 1.15x). CPU of each
-process tree is recorded too. Writes results/local_run.{json,md,png}.
+process tree is recorded too.
+
+`--floor` adds a second comparison per N: the same script with the isolation DESIGN §8
+asks of ccs (a clone with its own .git per child, every command and the commit's git in
+bubblewrap, the commit fetched back) against the plain script. It is the least any tool
+that keeps a coder away from the user's repository pays; ccs / isolated is then the
+ratio of medians of the two rows. Writes results/local_run.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -56,16 +62,25 @@ from _repo import (
 )
 
 GOAL = "ccs / baseline wall time <= 1.15x"
+# The isolated baseline (--floor) runs its commands in the sandbox ccs uses when it can.
+BWRAP = shutil.which("bwrap") or "bwrap"
 
 
 # ----- the baseline: the same work by hand -------------------------------------------------
 
 
 def baseline_component(repo: Path, base: str, name: str, scratch: Path,
-                       worktree_lock: threading.Lock) -> str:
-    """Implement one component in its own worktree; return its commit."""
+                       worktree_lock: threading.Lock, isolated: bool = False) -> str:
+    """Implement one component in its own worktree; return its commit.
+
+    `isolated`: the design floor instead (DESIGN §8). A clone with a .git of its own
+    (`--shared`, as ccs makes it), every command and the commit's git inside bubblewrap
+    (the coder can write that .git's config, so no git runs there unsandboxed), and the
+    commit fetched back into the repository; no worktree.
+    """
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=scratch))
-    checkout, junit = workdir / "checkout", workdir / "junit.xml"
+    checkout, junit = workdir / "checkout", workdir / "out" / "junit.xml"
+    junit.parent.mkdir()
     paths = paths_of(name)
     # `python` in the commands must be the interpreter ccs's children get (ccs puts its own
     # first on PATH): found through a pyenv shim instead, each command cost ~0.1 s more.
@@ -74,22 +89,36 @@ def baseline_component(repo: Path, base: str, name: str, scratch: Path,
            "CCS_ATTEMPT": "1",
            "CCS_DESIGN": paths["design"], "CCS_IMPLEMENTATION": paths["implementation"],
            "CCS_TEST": paths["test"]}
-    with worktree_lock:
-        git(repo, "worktree", "add", "--quiet", "--detach", str(checkout), base)
-    subprocess.run(CODER_ARGV, cwd=checkout, env=env, check=True, stdin=subprocess.DEVNULL,
-                   timeout=60)
+    jail: list[str] = []
+    if isolated:
+        git(repo, "clone", "--quiet", "--shared", "--no-checkout", "--template=", "--",
+            str(repo / ".git"), str(checkout))
+        git(checkout, "checkout", "--quiet", "--detach", base)
+        jail = [BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                "--bind", str(checkout), str(checkout), "--bind", str(junit.parent),
+                str(junit.parent), "--"]
+    else:
+        with worktree_lock:
+            git(repo, "worktree", "add", "--quiet", "--detach", str(checkout), base)
+    subprocess.run([*jail, *CODER_ARGV], cwd=checkout, env=env, check=True,
+                   stdin=subprocess.DEVNULL, timeout=60)
     test = [arg.replace("{junit}", str(junit)) for arg in TEST_ARGV]
-    subprocess.run(test, cwd=checkout, env=env, check=True, stdin=subprocess.DEVNULL,
-                   timeout=60)
+    subprocess.run([*jail, *test], cwd=checkout, env=env, check=True,
+                   stdin=subprocess.DEVNULL, timeout=60)
     suite = ElementTree.parse(junit).getroot()  # noqa: S314 - our own test command wrote it
     if int(suite.get("tests", 0)) < 1 or int(suite.get("failures", 0)) or int(
             suite.get("errors", 0)):
         raise RuntimeError(f"{name}: tests did not pass")
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "--quiet", "--no-verify", "-m", f"Implement {name}")
-    commit = git(checkout, "rev-parse", "HEAD").strip()
-    with worktree_lock:
-        git(repo, "worktree", "remove", "--force", str(checkout))
+    git(checkout, "add", "-A", jail=jail)
+    git(checkout, "commit", "--quiet", "--no-verify", "-m", f"Implement {name}", jail=jail)
+    commit = git(checkout, "rev-parse", "HEAD", jail=jail).strip()
+    if isolated:
+        git(repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--",
+            str(checkout), f"+{commit}:refs/heads/ccs-child/{name}")
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        with worktree_lock:
+            git(repo, "worktree", "remove", "--force", str(checkout))
     return commit
 
 
@@ -105,7 +134,7 @@ def squash_merge(repo: Path, base: str, commits: list[str], message: str) -> str
     return git(repo, "commit-tree", tree, "-p", base, "-m", message).strip()
 
 
-def run_baseline(repo: Path, parallel: int) -> str:
+def run_baseline(repo: Path, parallel: int, isolated: bool = False) -> str:
     """Do the whole session's work by hand; return the squashed commit."""
     base = git(repo, "rev-parse", "main").strip()
     names = component_names(len(list((repo / "docs" / "design" / CONTEXT).glob("*.md"))))
@@ -113,7 +142,8 @@ def run_baseline(repo: Path, parallel: int) -> str:
     lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         commits = list(pool.map(
-            lambda name: baseline_component(repo, base, name, scratch, lock), names))
+            lambda name: baseline_component(repo, base, name, scratch, lock, isolated),
+            names))
     merged = squash_merge(repo, base, commits, f"Implement {CONTEXT} context")
     git(repo, "update-ref", f"refs/heads/ccs/{CONTEXT}-baseline", merged)
     shutil.rmtree(scratch, ignore_errors=True)
@@ -143,11 +173,12 @@ def subject_run(root: Path, n: int, parallel: int) -> Figures:
     return {"seconds": seconds, "cpu_s": all_cpu_seconds() - cpu}
 
 
-def baseline_run(root: Path, n: int, parallel: int) -> Figures:
+def baseline_run(root: Path, n: int, parallel: int, isolated: bool = False) -> Figures:
     """Time the hand-written script, in its own interpreter, on a fresh repository."""
     repo = fresh_repo(root, n, parallel)
     cpu, started = all_cpu_seconds(), time.perf_counter()
-    subprocess.run([sys.executable, __file__, "baseline", str(repo), str(parallel)],
+    subprocess.run([sys.executable, __file__, "baseline", str(repo), str(parallel),
+                    *(["isolated"] if isolated else [])],
                    check=True, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     shutil.rmtree(repo.parent, ignore_errors=True)
@@ -158,10 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, as `baseline REPO PARALLEL`, the baseline itself)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["baseline"]:
-        run_baseline(Path(argv[1]), int(argv[2]))
+        run_baseline(Path(argv[1]), int(argv[2]), isolated=argv[3:4] == ["isolated"])
         return 0
     parser = arguments(__doc__.splitlines()[0], "10,20,50", "5")
     parser.add_argument("--parallel", type=int, default=8, help="children at once (8)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the design floor: the script with ccs's isolation "
+                             "(own clone, sandboxed commands, fetch back) against the plain one")
     args = parser.parse_args(argv)
     comparisons = []
     with tempfile.TemporaryDirectory(prefix="ccs-bench-local-run-") as temp:
@@ -171,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
                 "ccs run", n, lambda n=n: subject_run(root, n, args.parallel),
                 lambda n=n: baseline_run(root, n, args.parallel), pairs=pairs_of(args),
                 warmup=index == 0))
+            if args.floor:
+                comparisons.append(interleave(
+                    "isolated script", n,
+                    lambda n=n: baseline_run(root, n, args.parallel, isolated=True),
+                    lambda n=n: baseline_run(root, n, args.parallel), pairs=pairs_of(args),
+                    warmup=False))
     if should_write(args):
         report("local_run", "ccs run vs the same work by hand", comparisons, goal=GOAL,
                ylabel="wall time per session, s",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.domain.states import SessionStatus
+from service.domain.states import ChildStatus, SessionStatus
 from service.orchestrator.context import Ports
 from service.orchestrator.waves import next_wave
 
@@ -13,7 +13,10 @@ def spawn(ports: Ports, session_id: str, report: bool = True) -> None:
     session = ports.store.session(session_id)
     if session.status != SessionStatus.RUNNING:
         return
-    pending = next_wave(ports, session)
+    # Every progress milestone comes here; with nothing pending (one wave, all dispatched)
+    # a count answers it without reading every child of the session.
+    counts = ports.store.child_status_counts(session_id)
+    pending = next_wave(ports, session) if counts.get(ChildStatus.PENDING.value) else []
     if pending:
         ports.store.log(session_id, "spawn", [c.component for c in pending],
                         f"dispatching {len(pending)} child(ren)")

@@ -235,15 +235,19 @@ def test_a_hanging_coder_times_out_and_a_vandal_fails_the_scope_guard(tmp_path: 
     assert_user_checkout_untouched(repo, head)
 
 
+@pytest.mark.parametrize("sandbox", ["0", "1"])
 def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
-        tmp_path: Path) -> None:
+        tmp_path: Path, sandbox: str) -> None:
     repo = shop(tmp_path, {"fast": 1, "slow": 0})
-    ran = tmp_path / "coder.log"
+    # The coder logs outside its checkout: sandboxed (DESIGN §8), only in a folder it may
+    # write, an agent state folder of HOME.
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    ran = home / ".cache" / "coder.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run", "shop", "--json"], cwd=repo,
-        # The coder logs outside its checkout, which the sandbox (DESIGN §8) would refuse.
         env=environment({"E2E_SLOW_SECONDS": "60", "E2E_CODER_LOG": str(ran),
-                         "CCS_SANDBOX": "0"}),
+                         "CCS_SANDBOX": sandbox, "HOME": str(home)}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     progress: list[str] = []
     reader = threading.Thread(target=lambda: progress.extend(process.stderr), daemon=True)
@@ -272,7 +276,7 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
     retried = ccs(repo, "retry", body["session"], "--json",
-                  env={"E2E_CODER_LOG": str(ran), "CCS_SANDBOX": "0"})
+                  env={"E2E_CODER_LOG": str(ran), "CCS_SANDBOX": sandbox, "HOME": str(home)})
     assert retried.returncode == 0, retried.stderr
     assert body_of(retried)["status"] == "complete"
     # The two children start in parallel, so only the counts are fixed: the retry re-ran
@@ -280,10 +284,17 @@ def test_ctrl_c_cancels_the_children_and_retry_finishes_only_what_was_left(
     assert sorted(ran.read_text().split()) == ["fast", "slow", "slow"]
 
 
-def test_cancel_from_another_shell_stops_the_running_children(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandbox", ["0", "1"])
+def test_cancel_from_another_shell_stops_the_running_children(tmp_path: Path,
+                                                             sandbox: str) -> None:
     repo = shop(tmp_path, {"fast": 1, "slow": 0})
-    ran = tmp_path / "coder.log"
-    env = {"E2E_SLOW_SECONDS": "600", "E2E_CODER_LOG": str(ran), "CCS_SANDBOX": "0"}
+    # Sandboxed (its children run in threads of `ccs run`, each command jailed), the coder
+    # may write its log only in a folder it may write: an agent state folder of HOME.
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    ran = home / ".cache" / "coder.log"
+    env = {"E2E_SLOW_SECONDS": "600", "E2E_CODER_LOG": str(ran), "CCS_SANDBOX": sandbox,
+           "HOME": str(home)}
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run", "shop", "--json"], cwd=repo,
         env=environment(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -139,22 +139,38 @@ def runner_log(repo: Path, done: subprocess.CompletedProcess[str]) -> Path:
     return repo / ".git" / "ccs" / "logs" / session / "one" / "runner.log"
 
 ESCAPE = """
-escapee = subprocess.Popen(["setsid", "sleep", "600"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-print(f"ESCAPEE {escapee.pid}", flush=True)
+seconds = "600.%d" % os.getpid()  # found again by its command line: inside a sandbox its
+escapee = subprocess.Popen(["setsid", "sleep", seconds],  # pid is one of its own namespace
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(f"ESCAPEE {seconds} {escapee.pid}", flush=True)
 """
 
 
-def test_a_setsid_escapee_is_reaped_when_the_attempt_ends(tmp_path: Path) -> None:
+def sleepers(seconds: str) -> list[int]:
+    """Return the live processes whose command line is `sleep <seconds>`."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if command.split(b"\0")[-2:] == [seconds.encode(), b""] and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("sandbox", ["1", "0"])
+def test_a_setsid_escapee_is_reaped_when_the_attempt_ends(tmp_path: Path,
+                                                          sandbox: str) -> None:
     repo = project(tmp_path, ESCAPE)
-    done = ccs(repo, "run", "shop", "--json")
+    done = ccs(repo, "run", "shop", "--json", env={"CCS_SANDBOX": sandbox})
     log = runner_log(repo, done).read_text()
-    pids = [int(pid) for pid in re.findall(r"ESCAPEE (\d+)", log)]
-    left = [pid for pid in pids if alive(pid)]
+    marks = re.findall(r"ESCAPEE (\S+) \d+", log)
+    left = [pid for seconds in marks for pid in sleepers(seconds)]
     for pid in left:  # never leave a sleeper behind, even when the assertion fails
         os.kill(pid, 9)
     assert done.returncode == 0, done.stderr
-    assert len(pids) == 1
+    assert len(marks) == 1
     assert left == []
 
 

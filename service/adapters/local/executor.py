@@ -10,16 +10,25 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import replace
 from pathlib import Path
 
+from action.logcap import CappedLog
 from service.adapters.db.models import ChildRow, SessionRow, utcnow
 from service.adapters.db.store import Store
 from service.adapters.git_repo import GitError, GitRepository
+from service.adapters.local.inline import (
+    CancelFlag,
+    ChildFolders,
+    ProgressEvents,
+    run_inline,
+)
 from service.adapters.local.launch import (
+    ChildLog,
     RunnerExit,
     run_runner,
     stop_group,
@@ -29,6 +38,7 @@ from service.adapters.local.logs import LogFolder
 from service.adapters.local.progress_tail import ProgressTail
 from service.adapters.local.sandbox import (
     SandboxPlan,
+    command_jail,
     refused_write_message,
     sandboxed,
     session_sandbox,
@@ -45,6 +55,10 @@ from service.domain.wire import (
 from service.orchestrator.ports import ResultSink
 
 KILL_GRACE_SECONDS = 5.0
+# How long `ccs cancel` in another shell waits for a child run in a thread of `ccs run` to
+# stop (it cannot signal a thread: it leaves a marker the child's loop looks for).
+INLINE_STOP_SECONDS = 30.0
+_POLL = 0.05
 # Import the runner from this checkout without putting ccs on the children's PYTHONPATH,
 # where it could shadow a package of the user's own called `action` or `service`.
 _CCS_ROOT = str(Path(__file__).resolve().parents[3])
@@ -75,6 +89,7 @@ class LocalExecutor:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
         self._processes: dict[str, subprocess.Popen] = {}
+        self._inline: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._sink: ResultSink | None = None
@@ -110,8 +125,13 @@ class LocalExecutor:
         self._stopping.set()
         with self._lock:
             groups = [self._processes[c.id].pid for c in children if c.id in self._processes]
-            elsewhere = [c for c in children if c.id not in self._processes]
+            flags = [self._inline[c.id] for c in children if c.id in self._inline]
+            elsewhere = [c for c in children
+                         if c.id not in self._processes and c.id not in self._inline]
+        for flag in flags:
+            flag.set()
         groups += [pid for pid in map(self._recorded_runner, elsewhere) if pid is not None]
+        self._cancel_inline_elsewhere(elsewhere)
         # The runners report on SIGTERM; a sandbox's bwrap ends at once, its runner later,
         # so wait for the whole group rather than for the process we started.
         stoppers = [threading.Thread(target=stop_group, args=(pid, KILL_GRACE_SECONDS))
@@ -159,7 +179,8 @@ class LocalExecutor:
         log_path = self.logs.runner_log(session.id, child.component)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"ccs-{session.id}-{child.component}-"))
-        checkout = scratch / "checkout"
+        folders = ChildFolders(scratch)
+        checkout = folders.checkout
         result_file = scratch / "result.json"
         where = log_hint(session.id, child.component, log_path.parent)
         try:
@@ -170,22 +191,28 @@ class LocalExecutor:
             self.store.apply(ChildMoves.START, child.id)
             if self._stopping.is_set():
                 return failed_result(child, "cancelled before it started")
-            argv = sandboxed(runner_command(session, child, config, checkout, result_file,
-                                            scratch / "logs"),
-                             plan, scratch, Path(os.environ.get("HOME") or Path.home()))
-            ended = self._run_runner(session, child, argv, scratch, log_path)
-            if not result_file.exists():
-                return failed_result(child, f"the runner exited {ended.returncode} without a "
-                                     f"result; {where}")
-            result = parse_result(json.loads(result_file.read_text(encoding="utf-8")))
-            return self._bring_back(child, checkout, result, ended, where)
+            home = Path(os.environ.get("HOME") or Path.home())
+            if plan.enabled:
+                body, ended = self._run_inline(session, child, config, folders,
+                                               command_jail(plan, folders.writable(), home),
+                                               log_path)
+            else:
+                argv = sandboxed(runner_command(session, child, config, checkout,
+                                                result_file, folders.logs),
+                                 plan, scratch, home)
+                ended = self._run_runner(session, child, argv, scratch, log_path)
+                if not result_file.exists():
+                    return failed_result(child, f"the runner exited {ended.returncode} "
+                                         f"without a result; {where}")
+                body = json.loads(result_file.read_text(encoding="utf-8"))
+            return self._bring_back(child, checkout, parse_result(body), ended, where)
         except (OSError, ValueError, InvalidResult, GitError) as error:
             # A child that cannot start must still rest (failed), or the session never
             # reaches Validate.
             return failed_result(child, f"could not run the child: {error}; {where}")
         finally:
             with contextlib.suppress(OSError, ValueError):
-                self.logs.keep(session.id, child.component, scratch / "logs")
+                self.logs.keep(session.id, child.component, folders.logs)
             with self._lock:
                 self._processes.pop(child.id, None)
             self._pid_file(child).unlink(missing_ok=True)
@@ -203,6 +230,64 @@ class LocalExecutor:
                               started=lambda process: self._started(child, process))
         finally:
             tail.stop()
+
+    def _run_inline(self, session: SessionRow, child: ChildRow, config: JobConfig,
+                    folders: ChildFolders, jail: tuple[str, ...],
+                    log_path: Path) -> tuple[dict, RunnerExit]:
+        """Run the child's loop in this thread (inline.py), its commands in `jail`."""
+        cancel = CancelFlag(self._cancel_file(child))
+        with self._lock:
+            self._inline[child.id] = cancel
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._pid_file(child).write_text(f"inline {os.getpid()}\n", encoding="utf-8")
+        record = ProgressEvents(lambda data: (
+            self.store.add_event(session.id, "progress", child.id, data=data)))
+        try:
+            with open(log_path, "ab") as sink:
+                log = ChildLog(CappedLog(sink))
+                try:
+                    body = run_inline(
+                        session=session.id, entry=component_entry(child).to_json(),
+                        config=config.to_json(), folders=folders, jail=jail,
+                        environ=with_temp_dir(child_environment(), folders.scratch),
+                        log=log, cancel=cancel, progress=record)
+                finally:
+                    log.finish()
+        finally:
+            with self._lock:
+                self._inline.pop(child.id, None)
+            self._cancel_file(child).unlink(missing_ok=True)
+        return body, RunnerExit(0, log.refused())
+
+    def _cancel_inline_elsewhere(self, children: list[ChildRow]) -> None:
+        """Ask another `ccs run` to stop the named children it runs in its threads; wait
+        until they have (or that process is gone)."""
+        waiting = []
+        for child in children:
+            owner = self._inline_owner(child)
+            if owner is not None:
+                self._cancel_file(child).touch()
+                waiting.append((child, owner))
+        deadline = time.monotonic() + INLINE_STOP_SECONDS
+        while waiting and time.monotonic() < deadline:
+            waiting = [(child, owner) for child, owner in waiting
+                       if self._pid_file(child).exists() and _alive(owner)]
+            time.sleep(_POLL)
+        for child in children:
+            if not self._pid_file(child).exists():
+                # It ended before it saw the marker: leave nothing behind.
+                self._cancel_file(child).unlink(missing_ok=True)
+
+    def _inline_owner(self, child: ChildRow) -> int | None:
+        """Return the pid of the `ccs run` running `child` in a thread, if one is."""
+        try:
+            kind, pid = self._pid_file(child).read_text(encoding="utf-8").split()
+            return int(pid) if kind == "inline" and _alive(int(pid)) else None
+        except (OSError, ValueError):
+            return None
+
+    def _cancel_file(self, child: ChildRow) -> Path:
+        return self.run_dir / f"{child.id}.cancel"
 
     def _started(self, child: ChildRow, process: subprocess.Popen) -> None:
         with self._lock:
@@ -243,6 +328,17 @@ class LocalExecutor:
             refused = f"; {refused_write_message(ended.refused)}" if ended.refused else ""
             result = replace(result, message=f"{result.message}{refused}; {where}")
         return result
+
+
+def _alive(pid: int) -> bool:
+    """Return True while process `pid` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def runner_command(session: SessionRow, child: ChildRow, config: JobConfig, worktree: Path,

@@ -31,24 +31,34 @@ class RunnerExit:
     refused: str | None
 
 
-class _OutputPump(threading.Thread):
-    """Copy the runner's output into a capped log, noting lines about read-only writes."""
+class ChildLog:
+    """A child's output into a capped log, noting lines about writes the sandbox refused;
+    safe from several threads."""
 
-    def __init__(self, pipe: BinaryIO, log: CappedLog) -> None:
-        super().__init__(daemon=True)
-        self.pipe, self.log = pipe, log
+    def __init__(self, log: CappedLog) -> None:
+        self.log = log
         self.refused_lines: list[str] = []
         self.lock = threading.Lock()
         self.closed = False
         self._carry = b""
 
-    def run(self) -> None:
-        for chunk in iter(lambda: self.pipe.read1(65536), b""):
-            with self.lock:
-                if self.closed:
-                    return
+    def write(self, chunk: bytes) -> int:
+        """Take `chunk` (nothing once finished); return its length, as a file would."""
+        with self.lock:
+            if not self.closed:
                 self.log.write(chunk)
-            self._scan(chunk)
+                self._scan(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        """Flush the log's head."""
+        with self.lock:
+            if not self.closed:
+                self.log.flush()
+
+    def refused(self) -> str | None:
+        """Return the first write the sandbox refused, if any line says so."""
+        return refused_write("\n".join(self.refused_lines)) if self.refused_lines else None
 
     def _scan(self, chunk: bytes) -> None:
         lines = (self._carry + chunk).split(b"\n")
@@ -60,10 +70,24 @@ class _OutputPump(threading.Thread):
                                if needle in line][:MAX_REFUSED_LINES]
 
     def finish(self) -> None:
-        """Stop copying and write the log's kept tail."""
+        """Stop taking output and write the log's kept tail."""
         with self.lock:
             self.closed = True
             self.log.close()
+
+
+class _OutputPump(threading.Thread):
+    """Copy the runner's output into a child's log."""
+
+    def __init__(self, pipe: BinaryIO, log: ChildLog) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.log = pipe, log
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            if self.log.closed:
+                return
+            self.log.write(chunk)
 
 
 def run_runner(argv: list[str], *, env: dict[str, str], log_path: Path, mode: str = "ab",
@@ -73,7 +97,8 @@ def run_runner(argv: list[str], *, env: dict[str, str], log_path: Path, mode: st
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         started(process)
-        pump = _OutputPump(process.stdout, CappedLog(sink))
+        log = ChildLog(CappedLog(sink))
+        pump = _OutputPump(process.stdout, log)
         pump.start()
         process.wait()
         # The output ends when the runner (inside the sandbox, maybe still reporting) exits.
@@ -81,10 +106,9 @@ def run_runner(argv: list[str], *, env: dict[str, str], log_path: Path, mode: st
         if pump.is_alive():
             signal_group(process.pid, signal.SIGKILL)
             pump.join(1.0)
-        pump.finish()
+        log.finish()
         process.stdout.close()
-    refused = refused_write("\n".join(pump.refused_lines)) if pump.refused_lines else None
-    return RunnerExit(process.returncode, refused)
+    return RunnerExit(process.returncode, log.refused())
 
 
 def stop_group(pgid: int, grace: float) -> None:

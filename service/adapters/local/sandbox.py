@@ -100,11 +100,29 @@ def sandboxed(argv: list[str], plan: SandboxPlan, scratch: Path, home: Path) -> 
     # No --die-with-parent: bwrap dies at once on SIGTERM and would take the runner with it
     # before it reports. No --new-session: the executor already gives the sandbox a session
     # of its own (no terminal to inject into) and signals that whole group.
-    wrapped = [plan.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for folder in (scratch, *agent_state_dirs(home), *plan.writable):
+    return [*_bwrap(plan.bwrap, [scratch], plan, home), "--", *argv]
+
+
+def command_jail(plan: SandboxPlan, writable: list[Path], home: Path) -> tuple[str, ...]:
+    """Return the argv prefix that runs one command of a runner that is outside the sandbox.
+
+    Only `writable` (the checkout, its temp folder, the folder for the JUnit report and the
+    usage file) and the allowed folders can be written. Each command gets a process
+    namespace of its own that ends with it, so nothing it started outlives it, not even
+    what left its process group; and it dies with ccs.
+    """
+    if not plan.enabled or plan.bwrap is None:
+        return ()
+    return (*_bwrap(plan.bwrap, writable, plan, home), "--unshare-pid", "--die-with-parent",
+            "--")
+
+
+def _bwrap(bwrap: str, writable: list[Path], plan: SandboxPlan, home: Path) -> list[str]:
+    wrapped = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for folder in (*writable, *agent_state_dirs(home), *plan.writable):
         resolved = str(Path(folder).resolve())
         wrapped += ["--bind", resolved, resolved]
-    return [*wrapped, "--", *argv]
+    return wrapped
 
 
 def refused_write(output: str) -> str | None:
