@@ -117,15 +117,22 @@ class _TailReader(threading.Thread):
         return self.buffer.decode("utf-8", errors="replace")
 
 
-def kill_group(process: subprocess.Popen, grace: float = KILL_GRACE) -> None:
-    """SIGTERM the process's group, then SIGKILL whatever is left after `grace` seconds."""
+def kill_group(process: subprocess.Popen, grace: float = KILL_GRACE,
+               jailed: bool = False) -> None:
+    """SIGTERM the process's group, then SIGKILL whatever is left after `grace` seconds.
+
+    `jailed`: the process is a sandbox whose process namespace ends with it, so its exit
+    is the end of everything it started (what may stay in the group is a zombie, the
+    namespace's init, which this process cannot reap).
+    """
     pgid = process.pid
     if not _signal_group(pgid, signal.SIGTERM):
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         # Reap the leader so a zombie does not make the group look alive.
-        process.poll()
+        if process.poll() is not None and jailed:
+            return
         if not _signal_group(pgid, 0):
             return
         time.sleep(_POLL)
@@ -190,7 +197,11 @@ def run_command(
     # pipes open and outlive the job.
     if not (timed_out or cancelled):
         process.wait()
-    kill_group(process, grace)
+    if jail and not (timed_out or cancelled):
+        # Its namespace ended with it: nothing it started is left to wait for.
+        _signal_group(process.pid, signal.SIGKILL)
+    else:
+        kill_group(process, grace, jailed=bool(jail))
     process.wait()
     # `setsid` and double-forked children left the group; as a subreaper the runner
     # adopted them, so they are found and ended here (DESIGN §8: nothing outlives a job).

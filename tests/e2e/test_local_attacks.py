@@ -250,3 +250,37 @@ def test_with_ccs_sandbox_0_the_sandbox_is_off(tmp_path: Path, bwrap: None) -> N
     assert done.returncode == 0, done.stderr
     for path, text in targets.items():
         assert path.read_text() == text + "written by the coder\n", path
+
+
+# Sandboxed, the loop runs outside the jails (service/adapters/local/inline.py): its own
+# files must be out of a coder's reach, and what a coder leaves for it read only as files.
+TAMPER = """
+prompt = pathlib.Path(os.environ["CCS_PROMPT"])
+try:
+    prompt.write_text("planted")
+    print("TAMPER prompt written", flush=True)
+except OSError as error:
+    print(f"TAMPER prompt refused: {error.strerror}", flush=True)
+try:
+    prompt.unlink()
+    prompt.symlink_to(os.environ["E2E_TARGET"])
+    print("TAMPER prompt swapped", flush=True)
+except OSError as error:
+    print(f"TAMPER swap refused: {error.strerror}", flush=True)
+os.mkfifo(os.environ["CCS_USAGE"])  # a reader that opened this would wait forever
+"""
+
+
+def test_a_coder_cannot_touch_the_loops_own_files_nor_stall_it_with_a_fifo(
+        tmp_path: Path, bwrap: None) -> None:
+    repo = project(tmp_path, TAMPER)
+    target = tmp_path / "target.txt"
+    target.write_text("untouched\n")
+
+    done = ccs(repo, "run", "shop", "--json", env={"E2E_TARGET": str(target)})
+    assert done.returncode == 0, done.stderr
+    log = runner_log(repo, done).read_text()
+    assert "TAMPER prompt refused: Read-only file system" in log
+    assert "TAMPER swap refused: Read-only file system" in log
+    assert "the usage file is not a regular file; ignored" in log
+    assert target.read_text() == "untouched\n"
